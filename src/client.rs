@@ -1,0 +1,151 @@
+//! One find_tools client: configuration, the pooled HTTP client, the lookup cache, the counters.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderName};
+use tokio::time::{timeout_at, Instant};
+
+use crate::args::{attach_body, sanitize, CallArgs, RawArgs};
+use crate::config::{Config, ConfigError};
+use crate::http::{header_value, Failure, HttpClient};
+use crate::lookup::{self, LookupCache};
+use crate::outcome::{self, Kind};
+use crate::stats::{Snapshot, Stats};
+
+/// Why a call did not produce a result line at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    Closed,
+}
+
+pub struct ToolSelector {
+    config: Config,
+    http: HttpClient,
+    cache: LookupCache,
+    stats: Arc<Stats>,
+    attach_headers: HeaderMap,
+}
+
+impl ToolSelector {
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let stats = Arc::new(Stats::default());
+        let http = HttpClient::new(&config, stats.clone())?;
+        let attach_headers = attach_auth_headers(&config)?;
+        Ok(ToolSelector {
+            cache: LookupCache::new(config.lookup_ttl, config.negative_ttl),
+            config,
+            http,
+            stats,
+            attach_headers,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> Snapshot {
+        self.stats.snapshot()
+    }
+
+    pub fn close(&self) {
+        self.http.close();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.http.is_closed()
+    }
+
+    /// Sanitises `raw` and runs the call. Resolves to the contract's line for every upstream
+    /// or network outcome; only a closed client is an error.
+    pub async fn find_tools(&self, raw: RawArgs) -> Result<String, CallError> {
+        if self.is_closed() {
+            return Err(CallError::Closed);
+        }
+        let args = sanitize(raw, self.config.max_limit);
+        let started = Instant::now();
+        self.stats.calls.fetch_add(1, Relaxed);
+        self.stats.in_flight.fetch_add(1, Relaxed);
+        // Decrements even when the caller drops this future (abort), so in-flight stays true.
+        let _in_flight = InFlight(&self.stats);
+        let result = self.run(&args, started).await;
+        self.stats.record_latency(started.elapsed());
+        match result {
+            Ok((line, kind)) => {
+                match kind {
+                    Kind::Success => {}
+                    Kind::Error => {
+                        self.stats.errors.fetch_add(1, Relaxed);
+                    }
+                    Kind::Timeout => {
+                        self.stats.errors.fetch_add(1, Relaxed);
+                        self.stats.timeouts.fetch_add(1, Relaxed);
+                    }
+                }
+                Ok(line)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run(&self, args: &CallArgs, started: Instant) -> Result<(String, Kind), CallError> {
+        let deadline = started + self.config.timeout;
+        let tool_id = self.find_tools_id(args.agent_id.as_deref(), started).await;
+        let body = attach_body(args, &tool_id);
+        let attach =
+            self.http
+                .post_json(&self.config.attach_url, self.attach_headers.clone(), body);
+        match timeout_at(deadline, attach).await {
+            Ok(Ok(reply)) => Ok(outcome::from_reply(&reply)),
+            Ok(Err(Failure::Closed)) => Err(CallError::Closed),
+            Ok(Err(failure)) => Ok(outcome::from_failure(&failure)),
+            Err(_elapsed) => Ok(outcome::from_failure(&Failure::Timeout)),
+        }
+    }
+
+    async fn find_tools_id(&self, agent_id: Option<&str>, started: Instant) -> String {
+        if let Some(id) = &self.config.tool_id {
+            return id.clone();
+        }
+        let lookup_deadline = started + self.config.lookup_budget();
+        let bearer = self.config.letta_password.as_ref().map(|s| s.expose());
+        let search = || async move {
+            let search =
+                lookup::find_tool_id(&self.http, &self.config.letta_api_url, bearer, agent_id);
+            timeout_at(lookup_deadline, search)
+                .await
+                .unwrap_or(lookup::Found::Fallback)
+        };
+        let (id, used) = self
+            .cache
+            .resolve(agent_id, &self.config.fallback_tool_id, search)
+            .await;
+        lookup::record(&self.stats, used);
+        id
+    }
+}
+
+struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+fn attach_auth_headers(config: &Config) -> Result<HeaderMap, ConfigError> {
+    let mut headers = HeaderMap::new();
+    let refused = |name: &str| ConfigError(format!("{name} cannot be sent in an HTTP header"));
+    if let Some(password) = &config.selector_password {
+        let value = header_value(&format!("password {}", password.expose()))
+            .map_err(|_| refused("TOOL_SELECTOR_PASSWORD"))?;
+        headers.insert(HeaderName::from_static("x-bare-password"), value);
+    }
+    if let Some(token) = &config.bearer_token {
+        let value = header_value(&format!("Bearer {}", token.expose()))
+            .map_err(|_| refused("TOOL_SELECTOR_BEARER_TOKEN"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}

@@ -1,0 +1,545 @@
+//! letta-find-tools: the `find_tools` call of the Letta tool selector as an in-process, pooled,
+//! async native call. The modules are napi-free and unit-tested with `cargo test`; this file is
+//! only the thin `#[napi]` surface, whose doc comments become `index.d.ts`.
+
+pub mod args;
+pub mod client;
+pub mod config;
+pub mod http;
+pub mod log;
+pub mod lookup;
+pub mod outcome;
+pub mod pyjson;
+pub mod stats;
+
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::{JsValue, Unknown, ValueType};
+use napi_derive::napi;
+use once_cell::sync::Lazy;
+
+use crate::args::{HeartbeatArg, KeepTools, NumberArg, RawArgs};
+use crate::client::{CallError, ToolSelector};
+use crate::config::{ClientOptions as CoreOptions, ConfigError};
+
+/// Worker threads of the process-wide runtime. One is enough to drive thousands of sockets,
+/// and it hands results back to Node far faster than a larger pool (see BENCHMARKS.md).
+const WORKER_THREADS_VARIABLE: &str = "FIND_TOOLS_WORKER_THREADS";
+
+#[napi_derive::module_init]
+fn init() {
+    // Every worker_thread that loads the addon runs this; the runtime is built once.
+    static RUNTIME: Once = Once::new();
+    RUNTIME.call_once(|| {
+        let workers = std::env::var(WORKER_THREADS_VARIABLE)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| (1..=64).contains(n))
+            .unwrap_or(1);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("letta-find-tools")
+            .enable_all()
+            .build()
+            .expect("the tokio runtime could not start");
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    });
+}
+
+static DEFAULT_CLIENT: Lazy<std::result::Result<Arc<ToolSelector>, ConfigError>> =
+    Lazy::new(|| build_client(&CoreOptions::default(), &|name| std::env::var(name).ok()));
+
+fn build_client(
+    options: &CoreOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<Arc<ToolSelector>, ConfigError> {
+    let config = config::resolve(options, env)?;
+    ToolSelector::new(config).map(Arc::new)
+}
+
+fn default_client() -> Result<Arc<ToolSelector>> {
+    DEFAULT_CLIENT
+        .as_ref()
+        .map(Arc::clone)
+        .map_err(|e| Error::from_reason(format!("letta-find-tools configuration: {e}")))
+}
+
+/// Arguments of a find_tools call (contract §1). Every field is optional; `null` and
+/// `undefined` mean "not given". A field of any other type rejects with a `TypeError`.
+#[napi(object)]
+pub struct FindToolsArgs {
+    /// What kind of tool the agent is looking for; sent only when non-empty.
+    pub query: Option<String>,
+    /// The agent to attach tools to; sent only when non-empty, and used to look up the id of
+    /// the agent's own find_tools tool.
+    pub agent_id: Option<String>,
+    /// Tool ids to keep attached: a comma-separated string or a list. The find_tools id is
+    /// always kept, first.
+    pub keep_tools: Option<Either<String, Vec<String>>>,
+    /// How many tools to attach (number or numeric string): floored, clamped to
+    /// `[1, FIND_TOOLS_MAX_LIMIT]`; missing or not a finite number → 10.
+    pub limit: Option<Either<f64, String>>,
+    /// Minimum match score 0–100 (number or numeric string); missing or not finite → 50.
+    pub min_score: Option<Either<f64, String>>,
+    /// Ask Letta for a heartbeat: a boolean, or the string "true" in any case.
+    pub request_heartbeat: Option<Either<bool, String>>,
+}
+
+/// Per-call options.
+#[napi(object)]
+pub struct CallOptions {
+    /// Cancels the call: the upstream request is dropped and the promise rejects with the
+    /// signal's reason (an `AbortError` for `controller.abort()`).
+    pub signal: Option<Unknown<'static>>,
+}
+
+/// Options of an explicit client. Every option left out is read from the environment when
+/// the client is constructed (see the README's table); durations are in milliseconds.
+#[napi(object)]
+#[derive(Default)]
+pub struct ClientOptions {
+    /// Tool Selector base URL (`TOOLS_API_BASE_URL` and its aliases).
+    pub base_url: Option<String>,
+    /// Letta API URL, with or without the trailing `/v1` (`LETTA_API_URL`).
+    pub letta_api_url: Option<String>,
+    /// Sent as `X-BARE-PASSWORD: password <value>` (`TOOL_SELECTOR_PASSWORD`, else `LETTA_PASSWORD`).
+    pub password: Option<String>,
+    /// Sent as `Authorization: Bearer <value>` on the attach request (`TOOL_SELECTOR_BEARER_TOKEN`).
+    pub bearer_token: Option<String>,
+    /// Sent as `Authorization: Bearer <value>` on lookups (`LETTA_PASSWORD`).
+    pub letta_password: Option<String>,
+    /// Allow a plain `http://` Tool Selector URL (`TOOLS_API_ALLOW_INSECURE_HTTP`).
+    pub allow_insecure_http: Option<bool>,
+    /// Budget of a whole call, lookup and attach (`TOOLS_API_TIMEOUT`, in seconds there; 15 s).
+    pub timeout: Option<f64>,
+    /// Budget of opening one connection (`FIND_TOOLS_CONNECT_TIMEOUT_MS`; 5000).
+    pub connect_timeout: Option<f64>,
+    /// How long an idle pooled connection is kept (`FIND_TOOLS_KEEP_ALIVE_TIMEOUT_MS`; 4000).
+    pub keep_alive_timeout: Option<f64>,
+    /// Requests in flight, hence connections, per upstream (`FIND_TOOLS_CONNECTIONS`; 32).
+    pub connections: Option<u32>,
+    /// Upper bound of `limit` (`FIND_TOOLS_MAX_LIMIT`; 25).
+    pub max_limit: Option<u32>,
+    /// A fixed find_tools id: no lookup at all (`FIND_TOOLS_TOOL_ID`).
+    pub tool_id: Option<String>,
+    /// The id used when no lookup finds one (`FIND_TOOLS_FALLBACK_ID`).
+    pub fallback_tool_id: Option<String>,
+    /// How long a found id is cached (`FIND_TOOLS_LOOKUP_TTL`, in seconds there; 300 s).
+    pub lookup_cache_ttl: Option<f64>,
+    /// How long a fallback id is cached (`FIND_TOOLS_LOOKUP_NEGATIVE_TTL`, in seconds there; 30 s).
+    pub lookup_negative_cache_ttl: Option<f64>,
+    /// Largest upstream body read (`FIND_TOOLS_MAX_RESPONSE_BYTES`; 16 MiB).
+    pub max_response_bytes: Option<u32>,
+    /// Read the environment from this object instead of `process.env`.
+    pub env: Option<std::collections::HashMap<String, String>>,
+}
+
+/// Counters of one client, for dashboards. Counts are totals since the client was made.
+#[napi(object)]
+pub struct ClientStats {
+    /// Calls started.
+    pub calls: f64,
+    /// Calls not yet settled.
+    pub in_flight: f64,
+    /// HTTP requests sent upstream (lookups and attaches).
+    pub upstream_requests: f64,
+    /// TCP connections opened; stays low while the pool reuses them.
+    pub connections_opened: f64,
+    /// Calls that found the find_tools id in the cache.
+    pub lookup_cache_hits: f64,
+    /// Calls that ran a lookup.
+    pub lookup_cache_misses: f64,
+    /// Calls that waited for a lookup another call was already running.
+    pub lookup_shared: f64,
+    /// Calls that resolved to the timeout line.
+    pub timeouts: f64,
+    /// Calls that resolved to an error line (timeouts included).
+    pub errors: f64,
+    /// Median call latency, milliseconds.
+    pub latency_p50_ms: f64,
+    /// 99th percentile call latency, milliseconds.
+    pub latency_p99_ms: f64,
+    /// Cumulative latency histogram: calls that took at most `le` milliseconds.
+    pub latency_buckets: Vec<LatencyBucket>,
+}
+
+#[napi(object)]
+pub struct LatencyBucket {
+    pub le: f64,
+    pub count: f64,
+}
+
+/// Where a client sends its requests. Secrets appear only as booleans.
+#[napi(object)]
+pub struct ClientSettings {
+    pub tool_selector_url: String,
+    pub attach_url: String,
+    pub letta_api_url: String,
+    pub timeout_ms: f64,
+    pub connections: u32,
+    pub max_limit: u32,
+    pub fixed_tool_id: bool,
+    pub has_password: bool,
+    pub has_bearer_token: bool,
+    pub has_letta_password: bool,
+}
+
+/// Runs find_tools on the default client, built from the environment on first use.
+///
+/// Resolves to the result line exactly as the legacy script printed it, e.g.
+/// `{"status": "success", "message": "...", "details": {...}}`. Upstream and network failures
+/// resolve to an error line; only bad arguments (`TypeError`), an aborted signal and an
+/// unusable configuration reject.
+#[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+pub fn find_tools<'env>(
+    env: &'env Env,
+    args: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+) -> Result<PromiseRaw<'env, String>> {
+    start_call(env, default_client(), args, options)
+}
+
+/// Counters of the default client.
+#[napi]
+pub fn stats() -> Result<ClientStats> {
+    Ok(to_js_stats(default_client()?.stats()))
+}
+
+/// An explicit find_tools client with its own connection pool, cache and counters.
+#[napi]
+pub struct ToolSelectorClient {
+    inner: Arc<ToolSelector>,
+}
+
+#[napi]
+impl ToolSelectorClient {
+    /// Options win; every option left out comes from the environment, read now.
+    /// Throws when the configuration cannot work (a malformed URL, a secret with a line break).
+    #[napi(constructor)]
+    pub fn new(options: Option<ClientOptions>) -> Result<Self> {
+        let options = options.unwrap_or_default();
+        let env_map = options.env.clone();
+        let read_env = move |name: &str| match &env_map {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        let inner = build_client(&core_options(options)?, &read_env)
+            .map_err(|e| Error::from_reason(format!("letta-find-tools configuration: {e}")))?;
+        Ok(ToolSelectorClient { inner })
+    }
+
+    /// Same as the module's `findTools`, on this client.
+    #[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+    pub fn find_tools<'env>(
+        &self,
+        env: &'env Env,
+        args: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, String>> {
+        start_call(env, Ok(self.inner.clone()), args, options)
+    }
+
+    /// This client's counters.
+    #[napi]
+    pub fn stats(&self) -> ClientStats {
+        to_js_stats(self.inner.stats())
+    }
+
+    /// Where this client sends requests, without secrets.
+    #[napi]
+    pub fn settings(&self) -> ClientSettings {
+        let c = self.inner.config();
+        ClientSettings {
+            tool_selector_url: c.base_url.clone(),
+            attach_url: c.attach_url.clone(),
+            letta_api_url: c.letta_api_url.clone(),
+            timeout_ms: c.timeout.as_secs_f64() * 1000.0,
+            connections: u32::try_from(c.connections).unwrap_or(u32::MAX),
+            max_limit: c.max_limit,
+            fixed_tool_id: c.tool_id.is_some(),
+            has_password: c.selector_password.is_some(),
+            has_bearer_token: c.bearer_token.is_some(),
+            has_letta_password: c.letta_password.is_some(),
+        }
+    }
+
+    /// Closes idle connections now and busy ones when their call ends. Later calls reject.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+fn core_options(options: ClientOptions) -> Result<CoreOptions> {
+    let millis = |name: &str, value: Option<f64>| -> Result<Option<Duration>> {
+        value
+            .map(|ms| {
+                if ms.is_finite() && ms > 0.0 {
+                    Duration::try_from_secs_f64(ms / 1000.0)
+                        .map_err(|_| Error::from_reason(format!("{name} is out of range")))
+                } else {
+                    Err(Error::new(
+                        Status::InvalidArg,
+                        format!("{name} must be a positive number of milliseconds"),
+                    ))
+                }
+            })
+            .transpose()
+    };
+    let positive = |name: &str, value: Option<u32>| -> Result<Option<u32>> {
+        match value {
+            Some(0) => Err(Error::new(
+                Status::InvalidArg,
+                format!("{name} must be at least 1"),
+            )),
+            other => Ok(other),
+        }
+    };
+    Ok(CoreOptions {
+        base_url: options.base_url,
+        letta_api_url: options.letta_api_url,
+        password: options.password,
+        bearer_token: options.bearer_token,
+        letta_password: options.letta_password,
+        allow_insecure_http: options.allow_insecure_http,
+        timeout: millis("timeout", options.timeout)?,
+        connect_timeout: millis("connectTimeout", options.connect_timeout)?,
+        keep_alive_timeout: millis("keepAliveTimeout", options.keep_alive_timeout)?,
+        connections: positive("connections", options.connections)?.map(|n| n as usize),
+        max_limit: positive("maxLimit", options.max_limit)?,
+        tool_id: options.tool_id,
+        fallback_tool_id: options.fallback_tool_id,
+        lookup_cache_ttl: millis("lookupCacheTtl", options.lookup_cache_ttl)?,
+        lookup_negative_cache_ttl: millis(
+            "lookupNegativeCacheTtl",
+            options.lookup_negative_cache_ttl,
+        )?,
+        max_response_bytes: positive("maxResponseBytes", options.max_response_bytes)?
+            .map(|n| n as usize),
+    })
+}
+
+fn to_js_stats(s: stats::Snapshot) -> ClientStats {
+    ClientStats {
+        calls: s.calls as f64,
+        in_flight: s.in_flight as f64,
+        upstream_requests: s.upstream_requests as f64,
+        connections_opened: s.connections_opened as f64,
+        lookup_cache_hits: s.lookup_cache_hits as f64,
+        lookup_cache_misses: s.lookup_cache_misses as f64,
+        lookup_shared: s.lookup_shared as f64,
+        timeouts: s.timeouts as f64,
+        errors: s.errors as f64,
+        latency_p50_ms: s.latency_p50_ms,
+        latency_p99_ms: s.latency_p99_ms,
+        latency_buckets: s
+            .latency_buckets
+            .into_iter()
+            .map(|(le, count)| LatencyBucket {
+                le,
+                count: count as f64,
+            })
+            .collect(),
+    }
+}
+
+/// How a spawned call ended, decided on a tokio thread and turned into JS on Node's thread.
+enum Settled {
+    Line(String),
+    Closed,
+    Aborted,
+}
+
+/// Validates on Node's thread (so a `TypeError` names the field), then runs the call on the
+/// runtime; the returned promise settles back on Node's thread.
+fn start_call<'env>(
+    env: &'env Env,
+    client: Result<Arc<ToolSelector>>,
+    args: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+) -> Result<PromiseRaw<'env, String>> {
+    let prepared = client.and_then(|client| Ok((client, read_args(args)?)));
+    let (client, raw) = match prepared {
+        Ok(ready) => ready,
+        Err(error) => return reject(env, error),
+    };
+    let signal = match read_signal(options) {
+        Ok(signal) => signal,
+        Err(error) => return reject(env, error),
+    };
+    let Some(signal) = signal else {
+        let call = async move { Ok(settle(client.find_tools(raw).await)) };
+        return env.spawn_future_with_callback(call, finish);
+    };
+    if signal
+        .get_named_property::<bool>("aborted")
+        .unwrap_or(false)
+    {
+        let reason = signal.get_named_property::<Unknown>("reason")?;
+        return reject(env, Error::from(reason));
+    }
+    let abort = Arc::new(tokio::sync::Notify::new());
+    let listener = {
+        let abort = abort.clone();
+        env.create_function_from_closure::<(), (), _>("onFindToolsAbort", move |_| {
+            // notify_one keeps a permit, so an abort that lands before the call is polled counts.
+            abort.notify_one();
+            Ok(())
+        })?
+    };
+    call_method(&signal, "addEventListener", listener.to_unknown())?;
+    let signal_ref = signal.create_ref::<false>()?;
+    let listener_ref = listener.create_ref()?;
+    let call = async move {
+        tokio::select! {
+            settled = client.find_tools(raw) => Ok(settle(settled)),
+            _ = abort.notified() => Ok(Settled::Aborted),
+        }
+    };
+    env.spawn_future_with_callback(call, move |env, settled| {
+        let signal = signal_ref.get_value(env)?;
+        let listener = listener_ref.borrow_back(env)?;
+        call_method(&signal, "removeEventListener", listener.to_unknown())?;
+        drop(listener_ref);
+        let outcome = match settled {
+            Settled::Aborted => Err(Error::from(signal.get_named_property::<Unknown>("reason")?)),
+            other => finish(env, other),
+        };
+        signal_ref.unref(env)?;
+        outcome
+    })
+}
+
+fn settle(result: std::result::Result<String, CallError>) -> Settled {
+    match result {
+        Ok(line) => Settled::Line(line),
+        Err(CallError::Closed) => Settled::Closed,
+    }
+}
+
+fn finish(_env: &Env, settled: Settled) -> Result<String> {
+    match settled {
+        Settled::Line(line) => Ok(line),
+        Settled::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
+        Settled::Aborted => Err(Error::from_reason("The operation was aborted")),
+    }
+}
+
+fn call_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
+    let function: Function<FnArgs<(&str, Unknown)>, Unknown> = target.get_named_property(method)?;
+    function.apply(target, FnArgs::from(("abort", listener)))?;
+    Ok(())
+}
+
+/// A promise already rejected with `error`, so misuse surfaces where the caller awaits.
+/// `InvalidArg` errors become a real `TypeError`, as JS callers expect for a wrong type.
+fn reject<'env>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, String>> {
+    env.spawn_future_with_callback(async { Ok(()) }, move |env, ()| {
+        if error.status != Status::InvalidArg {
+            return Err(error);
+        }
+        let type_error = JsTypeError::from(error).into_unknown(*env);
+        Err(Error::from(type_error))
+    })
+}
+
+fn type_error(message: String) -> Error {
+    Error::new(Status::InvalidArg, message)
+}
+
+fn read_signal(options: Option<Unknown>) -> Result<Option<Object>> {
+    let Some(options) = options else {
+        return Ok(None);
+    };
+    match options.get_type()? {
+        ValueType::Undefined | ValueType::Null => return Ok(None),
+        ValueType::Object => {}
+        _ => return Err(type_error("options must be an object".into())),
+    }
+    let options: Object = unsafe { options.cast()? };
+    let signal: Unknown = options.get_named_property("signal")?;
+    match signal.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Object => {
+            let signal: Object = unsafe { signal.cast()? };
+            if signal
+                .get_named_property::<Unknown>("addEventListener")?
+                .get_type()?
+                != ValueType::Function
+            {
+                return Err(type_error("options.signal must be an AbortSignal".into()));
+            }
+            Ok(Some(signal))
+        }
+        _ => Err(type_error("options.signal must be an AbortSignal".into())),
+    }
+}
+
+fn read_args(args: Unknown) -> Result<RawArgs> {
+    if args.get_type()? != ValueType::Object || args.is_array()? {
+        return Err(type_error("findTools: args must be an object".into()));
+    }
+    let object: Object = unsafe { args.cast()? };
+    let field = |name: &str| -> Result<Option<(ValueType, Unknown)>> {
+        let value: Unknown = object.get_named_property(name)?;
+        Ok(match value.get_type()? {
+            ValueType::Undefined | ValueType::Null => None,
+            kind => Some((kind, value)),
+        })
+    };
+    let wrong = |name: &str, expected: &str| {
+        type_error(format!("findTools: args.{name} must be {expected}"))
+    };
+    let string = |name: &str| -> Result<Option<String>> {
+        match field(name)? {
+            None => Ok(None),
+            Some((ValueType::String, v)) => Ok(Some(unsafe { v.cast::<String>()? })),
+            Some(_) => Err(wrong(name, "a string")),
+        }
+    };
+    let number = |name: &str| -> Result<NumberArg> {
+        match field(name)? {
+            None => Ok(NumberArg::Missing),
+            Some((ValueType::Number, v)) => Ok(NumberArg::Number(unsafe { v.cast::<f64>()? })),
+            Some((ValueType::String, v)) => Ok(NumberArg::Text(unsafe { v.cast::<String>()? })),
+            Some(_) => Err(wrong(name, "a number or a numeric string")),
+        }
+    };
+    let keep_tools = match field("keep_tools")? {
+        None => KeepTools::Missing,
+        Some((ValueType::String, v)) => KeepTools::Csv(unsafe { v.cast::<String>()? }),
+        Some((ValueType::Object, v)) if v.is_array()? => {
+            let items: Vec<Unknown> = unsafe { v.cast()? };
+            let mut list = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                if item.get_type()? != ValueType::String {
+                    return Err(wrong(&format!("keep_tools[{index}]"), "a string"));
+                }
+                list.push(unsafe { item.cast::<String>()? });
+            }
+            KeepTools::List(list)
+        }
+        Some(_) => {
+            return Err(wrong(
+                "keep_tools",
+                "a comma-separated string or an array of strings",
+            ))
+        }
+    };
+    let request_heartbeat = match field("request_heartbeat")? {
+        None => None,
+        Some((ValueType::Boolean, v)) => Some(HeartbeatArg::Bool(unsafe { v.cast::<bool>()? })),
+        Some((ValueType::String, v)) => Some(HeartbeatArg::Text(unsafe { v.cast::<String>()? })),
+        Some(_) => return Err(wrong("request_heartbeat", "a boolean or a string")),
+    };
+    Ok(RawArgs {
+        query: string("query")?,
+        agent_id: string("agent_id")?,
+        keep_tools,
+        limit: number("limit")?,
+        min_score: number("min_score")?,
+        request_heartbeat,
+    })
+}

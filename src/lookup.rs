@@ -1,0 +1,323 @@
+//! The find_tools tool id (contract §3): looked up in the Letta API, cached per agent, with one
+//! lookup in flight per agent shared by every concurrent caller.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::http::HttpClient;
+use crate::pyjson::{self, Value};
+use crate::stats::Stats;
+
+/// Beyond this many cached agents, expired entries are dropped; if all are live, the cache
+/// starts over. Bounds memory when callers send endless distinct agent ids.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Where a resolved id came from; a fallback is cached for the shorter, negative TTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Agent(String),
+    Global(String),
+    Fallback,
+}
+
+/// How a call got its id, for `stats()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    Hit,
+    Miss,
+    Shared,
+}
+
+struct Resolved {
+    id: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Slot {
+    cell: OnceCell<Resolved>,
+}
+
+pub struct LookupCache {
+    slots: Mutex<HashMap<Option<String>, Arc<Slot>>>,
+    positive_ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl LookupCache {
+    pub fn new(positive_ttl: Duration, negative_ttl: Duration) -> Self {
+        LookupCache {
+            slots: Mutex::new(HashMap::new()),
+            positive_ttl,
+            negative_ttl,
+        }
+    }
+
+    /// Returns the cached id for `agent_id`, or runs `lookup` (once, however many callers wait).
+    pub async fn resolve<F, Fut>(
+        &self,
+        agent_id: Option<&str>,
+        fallback: &str,
+        lookup: F,
+    ) -> (String, CacheUse)
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Found>,
+    {
+        let key = agent_id.map(str::to_owned);
+        let slot = self.live_slot(&key);
+        if let Some(resolved) = slot.cell.get() {
+            return (resolved.id.clone(), CacheUse::Hit);
+        }
+        let mut ran = false;
+        let resolved = slot
+            .cell
+            .get_or_init(|| async {
+                ran = true;
+                let found = lookup().await;
+                let ttl = match found {
+                    Found::Fallback => self.negative_ttl,
+                    _ => self.positive_ttl,
+                };
+                let id = match found {
+                    Found::Agent(id) | Found::Global(id) => id,
+                    Found::Fallback => fallback.to_owned(),
+                };
+                Resolved {
+                    id,
+                    expires: Instant::now() + ttl,
+                }
+            })
+            .await;
+        let used = if ran {
+            CacheUse::Miss
+        } else {
+            CacheUse::Shared
+        };
+        (resolved.id.clone(), used)
+    }
+
+    /// The slot for `key`, replaced by a fresh one if its value has expired.
+    fn live_slot(&self, key: &Option<String>) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let expired = |slot: &Slot| slot.cell.get().is_some_and(|r| r.expires <= now);
+        if let Some(slot) = slots.get(key) {
+            if !expired(slot) {
+                return slot.clone();
+            }
+        }
+        if slots.len() >= MAX_ENTRIES {
+            slots.retain(|_, slot| !expired(slot));
+            if slots.len() >= MAX_ENTRIES {
+                slots.clear();
+            }
+        }
+        let fresh = Arc::new(Slot::default());
+        slots.insert(key.clone(), fresh.clone());
+        fresh
+    }
+}
+
+pub fn record(stats: &Stats, used: CacheUse) {
+    let counter = match used {
+        CacheUse::Hit => &stats.lookup_cache_hits,
+        CacheUse::Miss => &stats.lookup_cache_misses,
+        CacheUse::Shared => &stats.lookup_shared,
+    };
+    counter.fetch_add(1, Relaxed);
+}
+
+/// Percent-encodes an agent id as exactly one path segment, so no id can reach another
+/// endpoint (`../`, `?`, `#`, `%2F` all stay inside the segment).
+pub fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    // "." and ".." are dot-segments that URL normalisation would collapse.
+    match out.as_str() {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => out,
+    }
+}
+
+/// The legacy search: the agent's own tools first, then all tools.
+pub async fn find_tool_id(
+    http: &HttpClient,
+    letta_api_url: &str,
+    bearer: Option<&str>,
+    agent_id: Option<&str>,
+) -> Found {
+    if let Some(agent_id) = agent_id {
+        let url = format!("{letta_api_url}/agents/{}/tools", encode_segment(agent_id));
+        if let Some(id) = fetch_list(http, &url, bearer)
+            .await
+            .and_then(|l| pick_from_agent(&l))
+        {
+            return Found::Agent(id);
+        }
+    }
+    let url = format!("{letta_api_url}/tools");
+    match fetch_list(http, &url, bearer)
+        .await
+        .and_then(|l| pick_global(&l))
+    {
+        Some(id) => Found::Global(id),
+        None => Found::Fallback,
+    }
+}
+
+async fn fetch_list(http: &HttpClient, url: &str, bearer: Option<&str>) -> Option<Value> {
+    let reply = http.get(url, bearer).await.ok()?;
+    if reply.status != 200 {
+        return None;
+    }
+    pyjson::parse_bytes(&reply.body).ok()
+}
+
+fn named_tools(list: &Value) -> impl Iterator<Item = (String, String)> + '_ {
+    let items: &[Value] = match list {
+        Value::Array(items) => items,
+        _ => &[],
+    };
+    items.iter().filter_map(|tool| {
+        let name = tool.get("name")?.as_str()?.to_lowercase();
+        let id = tool.get("id")?.as_str()?.to_owned();
+        Some((name, id))
+    })
+}
+
+/// An exact `find_tools` wins at once; otherwise the *last* name holding both "find" and "tool".
+fn pick_from_agent(list: &Value) -> Option<String> {
+    let mut candidate = None;
+    for (name, id) in named_tools(list) {
+        if name == "find_tools" {
+            return Some(id);
+        }
+        if name.contains("find") && name.contains("tool") {
+            candidate = Some(id);
+        }
+    }
+    candidate
+}
+
+fn pick_global(list: &Value) -> Option<String> {
+    named_tools(list).find_map(|(name, id)| (name == "find_tools").then_some(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(json: &str) -> Value {
+        pyjson::parse(json).unwrap()
+    }
+
+    #[test]
+    fn exact_name_wins_over_earlier_candidates() {
+        let tools = list(
+            r#"[{"name":"find_attach_tools","id":"tool-cand"},{"name":"Find_Tools","id":"tool-exact"},{"name":"other","id":"tool-o"}]"#,
+        );
+        assert_eq!(pick_from_agent(&tools).as_deref(), Some("tool-exact"));
+    }
+
+    #[test]
+    fn the_last_candidate_wins_without_an_exact_name() {
+        let tools = list(
+            r#"[{"name":"find_my_tool","id":"tool-c1"},{"name":"x","id":"tool-x"},{"name":"tool_finder","id":"tool-c2"}]"#,
+        );
+        assert_eq!(pick_from_agent(&tools).as_deref(), Some("tool-c2"));
+        assert_eq!(pick_from_agent(&list(r#"[{"name":"x","id":"t"}]"#)), None);
+        assert_eq!(pick_from_agent(&list(r#"{"detail":"err"}"#)), None);
+    }
+
+    #[test]
+    fn global_search_takes_the_first_exact_name_only() {
+        let tools = list(
+            r#"[{"name":"find_tool_x","id":"a"},{"name":"FIND_TOOLS","id":"b"},{"name":"find_tools","id":"c"}]"#,
+        );
+        assert_eq!(pick_global(&tools).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn tools_without_a_string_name_or_id_are_skipped() {
+        let tools = list(
+            r#"[{"name":null,"id":"a"},{"name":"find_tools"},{"name":"find_tools","id":"z"}]"#,
+        );
+        assert_eq!(pick_global(&tools).as_deref(), Some("z"));
+    }
+
+    #[test]
+    fn agent_ids_stay_one_path_segment() {
+        assert_eq!(encode_segment("agent-1_x"), "agent-1_x");
+        assert_eq!(
+            encode_segment("../../tools?x=1#"),
+            "..%2F..%2Ftools%3Fx%3D1%23"
+        );
+        assert_eq!(encode_segment("%2F..%2F"), "%252F..%252F");
+        assert_eq!(encode_segment("a\r\nb\0"), "a%0D%0Ab%00");
+        assert_eq!(encode_segment("café"), "caf%C3%A9");
+        assert_eq!(encode_segment(".."), "%2E%2E");
+        assert_eq!(encode_segment("."), "%2E");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_callers_share_one_lookup_and_entries_expire() {
+        let cache = Arc::new(LookupCache::new(
+            Duration::from_secs(300),
+            Duration::from_secs(30),
+        ));
+        let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let run = |cache: Arc<LookupCache>, lookups: Arc<std::sync::atomic::AtomicUsize>| async move {
+            cache
+                .resolve(Some("a"), "fallback", || async move {
+                    lookups.fetch_add(1, Relaxed);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Found::Fallback
+                })
+                .await
+        };
+        let callers: Vec<_> = (0..50)
+            .map(|_| tokio::spawn(run(cache.clone(), lookups.clone())))
+            .collect();
+        let mut uses = Vec::new();
+        for caller in callers {
+            let (id, used) = caller.await.unwrap();
+            assert_eq!(id, "fallback");
+            uses.push(used);
+        }
+        assert_eq!(lookups.load(Relaxed), 1);
+        assert_eq!(uses.iter().filter(|u| **u == CacheUse::Miss).count(), 1);
+        assert_eq!(uses.iter().filter(|u| **u == CacheUse::Shared).count(), 49);
+
+        assert_eq!(run(cache.clone(), lookups.clone()).await.1, CacheUse::Hit);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(run(cache.clone(), lookups.clone()).await.1, CacheUse::Miss);
+        assert_eq!(lookups.load(Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn positive_results_live_for_the_positive_ttl() {
+        let cache = LookupCache::new(Duration::from_secs(300), Duration::from_secs(30));
+        let found = || async { Found::Agent("tool-ft".to_owned()) };
+        assert_eq!(
+            cache.resolve(None, "f", found).await,
+            ("tool-ft".into(), CacheUse::Miss)
+        );
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert_eq!(cache.resolve(None, "f", found).await.1, CacheUse::Hit);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(cache.resolve(None, "f", found).await.1, CacheUse::Miss);
+    }
+}
