@@ -1,0 +1,182 @@
+'use strict';
+
+// Scriptable upstream servers for the jest specs: a generic recording server, and the legacy
+// golden fixture (Letta lookups + a Tool Selector whose answer is set per golden case).
+
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+
+const GOLDENS_PATH = path.join(__dirname, '..', '..', '..', 'shared', 'legacy', 'goldens.json');
+
+// The headers the goldens' expected_requests list (the only ones the contract names).
+const CONTRACT_HEADERS = ['accept', 'content-type', 'x-bare-password', 'authorization'];
+
+const ATTACH_SUFFIX = '/api/v1/tools/attach';
+
+function loadGoldens() {
+  return JSON.parse(fs.readFileSync(GOLDENS_PATH, 'utf8'));
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function answerHandlerFailure(res, error) {
+  if (res.headersSent) return res.destroy();
+  res.writeHead(500, { 'Content-Type': 'text/plain' });
+  res.end(`upstream test handler failed: ${error.message}`);
+}
+
+// Resolves once the server stops listening and every socket it accepted is gone.
+function closeServer(server, sockets) {
+  const socketsClosed = [...sockets].map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+  const serverClosed = new Promise((resolve) => server.close(() => resolve()));
+  for (const socket of sockets) socket.destroy();
+  return Promise.all([serverClosed, ...socketsClosed]).then(() => undefined);
+}
+
+/**
+ * Calls answer() after delayMs, unless the response closes first: close() destroys every socket,
+ * so a delayed answer scheduled this way never keeps jest waiting.
+ */
+function answerAfter(res, delayMs, answer) {
+  if (!delayMs) return answer();
+  const timer = setTimeout(answer, delayMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * A recording http server on 127.0.0.1. handler(req, res, body) answers each request once its
+ * whole body (a UTF-8 string) has been read; it may be async. A handler that throws gets a 500.
+ * A handler that answers late should use answerAfter(), whose timer close() ends with the socket.
+ */
+async function startUpstream(handler) {
+  const requests = [];
+  const sockets = new Set();
+  let connectionCount = 0;
+  const server = http.createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      requests.push({ method: req.method, path: req.url, headers: { ...req.headers }, body });
+      await handler(req, res, body);
+    } catch (error) {
+      answerHandlerFailure(res, error);
+    }
+  });
+  server.on('connection', (socket) => {
+    connectionCount += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    requests,
+    connections: () => connectionCount,
+    openSockets: () => sockets.size,
+    close: () => closeServer(server, sockets),
+  };
+}
+
+function sendJson(res, status, value) {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// Shaped like a golden's expected_requests entry, so a spec can compare with toEqual.
+function goldenRecord(to, req, body) {
+  const headers = {};
+  for (const name of CONTRACT_HEADERS) {
+    if (req.headers[name] !== undefined) headers[name] = req.headers[name];
+  }
+  const record = { to, method: req.method, path: req.url, headers };
+  if (body !== '') record.body = body;
+  return record;
+}
+
+// The agent id segment of "/v1/agents/<id>/tools", decoded; null for any other path.
+function agentIdOf(requestPath) {
+  const segments = requestPath.split('?')[0].split('/');
+  const [empty, version, agents, encodedId, tools] = segments;
+  if (segments.length !== 5 || empty !== '' || version !== 'v1' || agents !== 'agents' || tools !== 'tools') return null;
+  try {
+    return decodeURIComponent(encodedId);
+  } catch {
+    return null;
+  }
+}
+
+function answerLettaFixture(fixture, req, res) {
+  if (req.method === 'GET' && req.url.split('?')[0] === '/v1/tools') return sendJson(res, 200, fixture.all_tools);
+  const agentId = req.method === 'GET' ? agentIdOf(req.url) : null;
+  if (agentId !== null && Object.hasOwn(fixture.agents, agentId)) {
+    const agent = fixture.agents[agentId];
+    return sendJson(res, agent.status ?? 200, agent.tools);
+  }
+  return sendJson(res, 404, { detail: 'Not Found' });
+}
+
+function sendAttachResponse(res, attachResponse) {
+  const body = Buffer.from(attachResponse.body, 'utf8');
+  res.writeHead(attachResponse.status, { 'Content-Type': attachResponse.content_type, 'Content-Length': body.length });
+  res.end(body);
+}
+
+/**
+ * The golden fixture: the Letta API of goldens.letta_fixture and a Tool Selector that answers
+ * every POST to a path ending in /api/v1/tools/attach with the current case's attach_response.
+ * requests holds both servers' requests in arrival order, shaped like expected_requests.
+ */
+async function startGoldenUpstream(goldens) {
+  const requests = [];
+  let currentCase = null;
+
+  const letta = await startUpstream((req, res, body) => {
+    requests.push(goldenRecord('letta', req, body));
+    answerLettaFixture(goldens.letta_fixture, req, res);
+  });
+  const toolSelector = await startUpstream((req, res, body) => {
+    requests.push(goldenRecord('tool_selector', req, body));
+    if (req.method !== 'POST' || !req.url.split('?')[0].endsWith(ATTACH_SUFFIX)) {
+      return sendJson(res, 404, { error: 'Not found' });
+    }
+    if (!currentCase) return sendJson(res, 500, { error: 'golden upstream: no case set (call setCase first)' });
+    const attachResponse = currentCase.attach_response;
+    return answerAfter(res, attachResponse.delay_ms, () => sendAttachResponse(res, attachResponse));
+  });
+
+  return {
+    toolSelectorUrl: toolSelector.url,
+    lettaUrl: `${letta.url}/v1`,
+    requests,
+    setCase(goldenCase) {
+      currentCase = goldenCase;
+    },
+    reset() {
+      requests.length = 0;
+    },
+    close: () => Promise.all([letta.close(), toolSelector.close()]).then(() => undefined),
+  };
+}
+
+/** The case's environment with {tool_selector} and {letta} replaced by the given URLs. */
+function envForCase(goldenCase, { toolSelectorUrl, lettaUrl }) {
+  return Object.fromEntries(
+    Object.entries(goldenCase.env).map(([name, value]) => [
+      name,
+      value.replaceAll('{tool_selector}', toolSelectorUrl).replaceAll('{letta}', lettaUrl),
+    ]),
+  );
+}
+
+module.exports = { startUpstream, startGoldenUpstream, loadGoldens, envForCase, answerAfter, GOLDENS_PATH };
