@@ -32,7 +32,7 @@ export interface CallOptions {
    * Cancels the call: the upstream request is dropped and the promise rejects with the
    * signal's reason (an `AbortError` for `controller.abort()`).
    */
-  signal?: unknown
+  signal?: AbortSignal
 }
 
 /**

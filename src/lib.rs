@@ -92,6 +92,7 @@ pub struct FindToolsArgs {
 pub struct CallOptions {
     /// Cancels the call: the upstream request is dropped and the promise rejects with the
     /// signal's reason (an `AbortError` for `controller.abort()`).
+    #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Unknown<'static>>,
 }
 
