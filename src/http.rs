@@ -1,19 +1,30 @@
 //! The pooled HTTP client: one reqwest client per `ToolSelectorClient`, a bounded number of
 //! requests in flight per upstream, connections counted where they are made.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
 use tokio::sync::Semaphore;
 use tower::{Layer, Service};
 
 use crate::config::{Config, ConfigError, ProxySettings};
 use crate::log::warn_once;
 use crate::stats::Stats;
+
+/// How many times a lookup GET is sent again after its connection failed without a response.
+const IDEMPOTENT_RETRIES: u32 = 2;
+
+tokio::task_local! {
+    /// Set by the connector when the request being sent made the pool open a connection, so a
+    /// failure can be told apart: on a fresh connection, or on one reused from the pool.
+    static OPENED_CONNECTION: Cell<bool>;
+}
 
 /// Why an upstream request produced no HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +56,13 @@ pub struct HttpClient {
     // bounding requests bounds sockets without waiting on the pool's internals.
     tool_selector_slots: Semaphore,
     letta_slots: Semaphore,
+    /// Per upstream, set once it dropped a reused connection without answering: it closes
+    /// connections right after answering without saying so (`Connection: close`), and every
+    /// reuse races that close. From then on its requests ask for `Connection: close`, so none
+    /// goes out on a connection the server is closing (an attach could not be retried).
+    closes_connections: [AtomicBool; 2],
+    /// Both upstreams on one origin share pooled connections, so also what is learnt of them.
+    same_origin: bool,
     max_response_bytes: usize,
     stats: Arc<Stats>,
 }
@@ -77,6 +95,8 @@ impl HttpClient {
             client: RwLock::new(Some(client)),
             tool_selector_slots: Semaphore::new(config.connections),
             letta_slots: Semaphore::new(config.connections),
+            closes_connections: [AtomicBool::new(false), AtomicBool::new(false)],
+            same_origin: same_origin(&config.attach_url, &config.letta_api_url),
             max_response_bytes: config.max_response_bytes,
             stats,
         })
@@ -99,7 +119,8 @@ impl HttpClient {
         if let Some(token) = bearer {
             headers.insert(AUTHORIZATION, header_value(&format!("Bearer {token}"))?);
         }
-        self.send(Upstream::Letta, client.get(url).headers(headers))
+        self.ask_to_close_if_needed(Upstream::Letta, &mut headers);
+        self.send(Upstream::Letta, client.get(url).headers(headers), true)
             .await
     }
 
@@ -112,11 +133,37 @@ impl HttpClient {
         let client = self.current()?;
         let mut headers = json_headers();
         headers.extend(extra_headers);
+        self.ask_to_close_if_needed(Upstream::ToolSelector, &mut headers);
         self.send(
             Upstream::ToolSelector,
             client.post(url).headers(headers).body(body),
+            false,
         )
         .await
+    }
+
+    fn ask_to_close_if_needed(&self, upstream: Upstream, headers: &mut HeaderMap) {
+        let learnt = |u: Upstream| self.closes_connections[u as usize].load(Relaxed);
+        let other = match upstream {
+            Upstream::ToolSelector => Upstream::Letta,
+            Upstream::Letta => Upstream::ToolSelector,
+        };
+        if learnt(upstream) || (self.same_origin && learnt(other)) {
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+
+    fn learn_closes_connections(&self, upstream: Upstream) {
+        if !self.closes_connections[upstream as usize].swap(true, Relaxed) {
+            let name = match upstream {
+                Upstream::ToolSelector => "Tool Selector",
+                Upstream::Letta => "Letta API",
+            };
+            warn_once(&format!(
+                "the {name} dropped a kept-alive connection without answering; \
+                 its requests now use a new connection each (Connection: close)"
+            ));
+        }
     }
 
     fn current(&self) -> Result<reqwest::Client, Failure> {
@@ -127,18 +174,55 @@ impl HttpClient {
             .ok_or(Failure::Closed)
     }
 
+    /// `idempotent`: the request may be sent again (at most `IDEMPOTENT_RETRIES` times) when
+    /// an attempt got no response because the connection failed after it was established.
+    /// That is the keep-alive race: a server closing a pooled connection just as a request
+    /// goes out on it, which hyper retries by itself only when it notices before writing, and
+    /// which can hit the retry too while other pooled connections are closing. Only the lookup
+    /// GETs set it; the attach POST is never repeated (contract §4).
     async fn send(
         &self,
         upstream: Upstream,
         request: reqwest::RequestBuilder,
+        idempotent: bool,
     ) -> Result<Reply, Failure> {
         let slots = match upstream {
             Upstream::ToolSelector => &self.tool_selector_slots,
             Upstream::Letta => &self.letta_slots,
         };
         let _slot = slots.acquire().await.map_err(|_| Failure::Closed)?;
-        self.stats.upstream_requests.fetch_add(1, Relaxed);
-        let mut response = request.send().await.map_err(classify)?;
+        let mut retries = if idempotent { IDEMPOTENT_RETRIES } else { 0 };
+        let mut request = request;
+        let mut response = loop {
+            let again = if retries > 0 {
+                request.try_clone()
+            } else {
+                None
+            };
+            self.stats.upstream_requests.fetch_add(1, Relaxed);
+            let (sent, opened) = OPENED_CONNECTION
+                .scope(Cell::new(false), async {
+                    let sent = request.send().await;
+                    (sent, OPENED_CONNECTION.with(Cell::get))
+                })
+                .await;
+            let dropped = |error: &reqwest::Error| !error.is_connect() && !error.is_timeout();
+            if let Err(error) = &sent {
+                if !opened && dropped(error) {
+                    self.learn_closes_connections(upstream);
+                }
+            }
+            match (sent, again) {
+                (Ok(response), _) => break response,
+                (Err(error), Some(again)) if dropped(&error) => {
+                    retries -= 1;
+                    request = again;
+                    // Lets the runtime see the closes that are already on their way.
+                    tokio::task::yield_now().await;
+                }
+                (Err(error), _) => return Err(classify(error)),
+            }
+        };
         let status = response.status().as_u16();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
@@ -153,6 +237,14 @@ impl HttpClient {
         drop(response);
         tokio::task::yield_now().await;
         Ok(Reply { status, body })
+    }
+}
+
+/// Whether two URLs share scheme, host and port (hence a connection pool).
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
     }
 }
 
@@ -261,6 +353,9 @@ where
 
     fn call(&mut self, request: R) -> Self::Future {
         let connecting = self.inner.call(request);
+        // Outside a request's scope (a connect the pool finishes in the background) there is
+        // nobody to tell.
+        let _ = OPENED_CONNECTION.try_with(|opened| opened.set(true));
         let stats = self.stats.clone();
         Box::pin(async move {
             let connection = connecting.await?;

@@ -10,6 +10,7 @@ pub mod log;
 pub mod lookup;
 pub mod outcome;
 pub mod pyjson;
+mod settle;
 pub mod stats;
 
 use std::sync::{Arc, Once};
@@ -23,6 +24,7 @@ use once_cell::sync::Lazy;
 use crate::args::{HeartbeatArg, KeepTools, NumberArg, RawArgs};
 use crate::client::{CallError, ToolSelector};
 use crate::config::{ClientOptions as CoreOptions, ConfigError};
+use crate::settle::Settlement;
 
 /// Worker threads of the process-wide runtime. One is enough to drive thousands of sockets,
 /// and it hands results back to Node far faster than a larger pool (see BENCHMARKS.md).
@@ -353,6 +355,12 @@ enum Settled {
     Aborted,
 }
 
+/// What an abortable call must undo on Node's thread when it settles.
+struct AbortHook {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
 /// Validates on Node's thread (so a `TypeError` names the field), then runs the call on the
 /// runtime; the returned promise settles back on Node's thread.
 fn start_call<'env>(
@@ -361,26 +369,39 @@ fn start_call<'env>(
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
 ) -> Result<PromiseRaw<'env, String>> {
-    let prepared = client.and_then(|client| Ok((client, read_args(args)?)));
-    let (client, raw) = match prepared {
+    let prepared = client.and_then(|client| Ok((client, read_args(args)?, read_signal(options)?)));
+    let (client, raw, signal) = match prepared {
         Ok(ready) => ready,
-        Err(error) => return reject(env, error),
+        Err(error) => return rejected(env, error),
     };
-    let signal = match read_signal(options) {
-        Ok(signal) => signal,
-        Err(error) => return reject(env, error),
+    let (abort, hook) = match signal {
+        None => (None, None),
+        Some(signal) => {
+            if signal.get_named_property::<bool>("aborted")? {
+                let reason = signal.get_named_property::<Unknown>("reason")?;
+                let promise = settle::rejected(env, reason.raw())?;
+                return Ok(PromiseRaw::new(env.raw(), promise));
+            }
+            let (abort, hook) = listen_for_abort(env, &signal)?;
+            (Some(abort), Some(hook))
+        }
     };
-    let Some(signal) = signal else {
-        let call = async move { Ok(settle(client.find_tools(raw).await)) };
-        return env.spawn_future_with_callback(call, finish);
-    };
-    if signal
-        .get_named_property::<bool>("aborted")
-        .unwrap_or(false)
-    {
-        let reason = signal.get_named_property::<Unknown>("reason")?;
-        return reject(env, Error::from(reason));
-    }
+    let (promise, settler) = settle::promise(env)?;
+    spawn(async move {
+        let call = client.find_tools(raw);
+        let settled = match abort {
+            None => to_settled(call.await),
+            Some(abort) => tokio::select! {
+                settled = call => to_settled(settled),
+                _ = abort.notified() => Settled::Aborted,
+            },
+        };
+        settler.settle(Box::new(move |env| finish(env, settled, hook)));
+    });
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+fn listen_for_abort(env: &Env, signal: &Object) -> Result<(Arc<tokio::sync::Notify>, AbortHook)> {
     let abort = Arc::new(tokio::sync::Notify::new());
     let listener = {
         let abort = abort.clone();
@@ -390,41 +411,39 @@ fn start_call<'env>(
             Ok(())
         })?
     };
-    call_method(&signal, "addEventListener", listener.to_unknown())?;
-    let signal_ref = signal.create_ref::<false>()?;
-    let listener_ref = listener.create_ref()?;
-    let call = async move {
-        tokio::select! {
-            settled = client.find_tools(raw) => Ok(settle(settled)),
-            _ = abort.notified() => Ok(Settled::Aborted),
-        }
+    call_method(signal, "addEventListener", listener.to_unknown())?;
+    let hook = AbortHook {
+        signal: signal.create_ref::<false>()?,
+        listener: listener.create_ref()?,
     };
-    env.spawn_future_with_callback(call, move |env, settled| {
-        let signal = signal_ref.get_value(env)?;
-        let listener = listener_ref.borrow_back(env)?;
-        call_method(&signal, "removeEventListener", listener.to_unknown())?;
-        drop(listener_ref);
-        let outcome = match settled {
-            Settled::Aborted => Err(Error::from(signal.get_named_property::<Unknown>("reason")?)),
-            other => finish(env, other),
-        };
-        signal_ref.unref(env)?;
-        outcome
-    })
+    Ok((abort, hook))
 }
 
-fn settle(result: std::result::Result<String, CallError>) -> Settled {
+fn to_settled(result: std::result::Result<String, CallError>) -> Settled {
     match result {
         Ok(line) => Settled::Line(line),
         Err(CallError::Closed) => Settled::Closed,
     }
 }
 
-fn finish(_env: &Env, settled: Settled) -> Result<String> {
+fn finish(env: &Env, settled: Settled, hook: Option<AbortHook>) -> Result<Settlement> {
+    let mut abort_reason = None;
+    if let Some(hook) = hook {
+        let signal = hook.signal.get_value(env)?;
+        let listener = hook.listener.borrow_back(env)?;
+        call_method(&signal, "removeEventListener", listener.to_unknown())?;
+        if matches!(settled, Settled::Aborted) {
+            abort_reason = Some(signal.get_named_property::<Unknown>("reason")?.raw());
+        }
+    }
     match settled {
-        Settled::Line(line) => Ok(line),
+        Settled::Line(line) => Ok(Settlement::Resolve(unsafe {
+            String::to_napi_value(env.raw(), line)?
+        })),
         Settled::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
-        Settled::Aborted => Err(Error::from_reason("The operation was aborted")),
+        Settled::Aborted => abort_reason
+            .map(Settlement::Reject)
+            .ok_or_else(|| Error::from_reason("aborted")),
     }
 }
 
@@ -436,14 +455,13 @@ fn call_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
 
 /// A promise already rejected with `error`, so misuse surfaces where the caller awaits.
 /// `InvalidArg` errors become a real `TypeError`, as JS callers expect for a wrong type.
-fn reject<'env>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, String>> {
-    env.spawn_future_with_callback(async { Ok(()) }, move |env, ()| {
-        if error.status != Status::InvalidArg {
-            return Err(error);
-        }
-        let type_error = JsTypeError::from(error).into_unknown(*env);
-        Err(Error::from(type_error))
-    })
+fn rejected<'env>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, String>> {
+    let reason = if error.status == Status::InvalidArg {
+        unsafe { JsTypeError::from(error).into_value(env.raw()) }
+    } else {
+        unsafe { JsError::from(error).into_value(env.raw()) }
+    };
+    settle::rejected(env, reason).map(|promise| PromiseRaw::new(env.raw(), promise))
 }
 
 fn type_error(message: String) -> Error {
@@ -512,9 +530,12 @@ fn read_args(args: Unknown) -> Result<RawArgs> {
         None => KeepTools::Missing,
         Some((ValueType::String, v)) => KeepTools::Csv(unsafe { v.cast::<String>()? }),
         Some((ValueType::Object, v)) if v.is_array()? => {
-            let items: Vec<Unknown> = unsafe { v.cast()? };
-            let mut list = Vec::with_capacity(items.len());
-            for (index, item) in items.into_iter().enumerate() {
+            // Element by element, never pre-sized from `length`: a sparse `new Array(2 ** 32 - 1)`
+            // must be a TypeError at its first hole, not a 100 GB allocation that aborts.
+            let array: Object = unsafe { v.cast()? };
+            let mut list = Vec::new();
+            for index in 0..array.get_array_length_unchecked()? {
+                let item: Unknown = array.get_element(index)?;
                 if item.get_type()? != ValueType::String {
                     return Err(wrong(&format!("keep_tools[{index}]"), "a string"));
                 }
