@@ -87,3 +87,10 @@ test('four worker threads use the addon at once', async () => {
     expect(result.stats).toMatchObject({ calls: 25, inFlight: 0 });
   }
 });
+
+test('the main thread keeps calling after worker threads that used the addon have exited', async () => {
+  const { code, signal, lines } = await runChild('after-workers', envFor({ FIND_TOOLS_TOOL_ID: 'tool-ft' }));
+  expect(signal).toBeNull();
+  expect(code).toBe(0);
+  expect(lines[0].line).toBe(OK_LINE);
+});
