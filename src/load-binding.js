@@ -15,15 +15,30 @@ function platformName() {
   return `${platform}-${arch}`;
 }
 
+// The published package lists every prebuilt platform package as an optional dependency.
+function publishedPlatformPackages() {
+  return Object.keys(require('../package.json').optionalDependencies ?? {});
+}
+
+function whereToGetABinary(packageName) {
+  const buildFromSource =
+    'build from source (needs a Rust toolchain): clone the repository, run `npm install && npm run build` ' +
+    'in the clone, and install or require the clone instead.';
+  if (!publishedPlatformPackages().includes(packageName)) {
+    return `No prebuilt binary is published for this platform: ${buildFromSource}`;
+  }
+  return (
+    `Its prebuilt binary ships as the optional dependency ${packageName}, which is missing or failed ` +
+    `to load: reinstall without --no-optional / --omit=optional, or ${buildFromSource}`
+  );
+}
+
 function noBinaryError(cause) {
   const name = platformName();
   const error = new Error(
     `letta-find-tools: no native binary could be loaded for ${name} ` +
       `(platform ${process.platform}, arch ${process.arch}, Node ${process.versions.node}). ` +
-      `The prebuilt binary ships as the optional dependency letta-find-tools-${name}: if it was left ` +
-      'out, reinstall without --no-optional / --omit=optional. If none is published for this ' +
-      'platform, build from source (needs a Rust toolchain): clone the repository, run ' +
-      '`npm install && npm run build` in the clone, and install or require the clone instead.',
+      whereToGetABinary(`letta-find-tools-${name}`),
   );
   error.code = 'LETTA_FIND_TOOLS_NO_BINARY';
   error.cause = cause;
@@ -38,4 +53,4 @@ function loadBinding(load) {
   }
 }
 
-module.exports = { loadBinding, platformName };
+module.exports = { loadBinding };
