@@ -76,7 +76,10 @@ export interface ClientOptions {
   env?: Record<string, string>
 }
 
-/** Where a client sends its requests. Secrets appear only as booleans. */
+/**
+ * Where a client sends its requests. Secrets appear only as booleans; credentials in a URL
+ * are shown as `***`.
+ */
 export interface ClientSettings {
   toolSelectorUrl: string
   attachUrl: string

@@ -234,6 +234,19 @@ pub fn resolve(
     })
 }
 
+/// `url` without its user-info, for logs and `settings()`: a password may sit in a URL.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both only fail for URLs that cannot have credentials, which this one has.
+            let _ = parsed.set_username("***");
+            let _ = parsed.set_password(None);
+            parsed.to_string().trim_end_matches('/').to_owned()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 pub fn is_truthy_flag(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
@@ -286,8 +299,11 @@ fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Explicit value first, then the variable. A value that cannot travel in an HTTP header (CR,
-/// LF, other control characters) is refused rather than sent mangled or split into two headers.
+/// Explicit value first, then the variable. A value that cannot travel unchanged in an HTTP
+/// header is refused rather than sent mangled or split into two headers: control characters
+/// (CR, LF, NUL, tab...), anything outside printable ASCII (a zero-width or non-breaking space
+/// pasted with the token; `http` would pass such bytes through raw), and leading or trailing
+/// spaces (servers strip them, so the credential would silently differ).
 fn secret(
     explicit: Option<String>,
     variable: &str,
@@ -297,6 +313,13 @@ fn secret(
     match value {
         Some(v) if v.chars().any(|c| c.is_control()) => Err(ConfigError(format!(
             "{variable} contains a control character (CR, LF, NUL...) and cannot be sent in a header"
+        ))),
+        Some(v) if !v.chars().all(|c| matches!(c, ' '..='~')) => Err(ConfigError(format!(
+            "{variable} contains a character outside printable ASCII (e.g. a zero-width or \
+             non-breaking space) and cannot be sent in a header"
+        ))),
+        Some(v) if v.starts_with(' ') || v.ends_with(' ') => Err(ConfigError(format!(
+            "{variable} starts or ends with a space, which a server would strip from the header"
         ))),
         Some(v) => Ok(Some(Secret(v))),
         None => Ok(None),
@@ -451,6 +474,34 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_that_would_not_survive_a_header_is_refused() {
+        for variable in [
+            "TOOL_SELECTOR_PASSWORD",
+            "TOOL_SELECTOR_BEARER_TOKEN",
+            "LETTA_PASSWORD",
+        ] {
+            for value in [
+                "tok\u{200b}en",
+                "tok\u{a0}en",
+                "p\u{e9}",
+                "tok\u{7f}",
+                "tab\there",
+                " lead",
+                "trail ",
+            ] {
+                let err = resolve_with(&[(variable, value)]).unwrap_err();
+                assert!(err.0.contains(variable), "{variable}={value:?}: {}", err.0);
+                assert!(!err.0.contains("tok"), "{}", err.0);
+            }
+        }
+        let c = resolve_with(&[(
+            "TOOL_SELECTOR_BEARER_TOKEN",
+            "a b~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+        )]);
+        assert!(c.is_ok());
+    }
+
+    #[test]
     fn numeric_variables_fall_back_on_bad_values() {
         let c = resolve_with(&[
             ("TOOLS_API_TIMEOUT", "0"),
@@ -488,6 +539,14 @@ mod tests {
         assert_eq!(c.base_url, "http://opt:1");
         assert_eq!(c.connections, 3);
         assert_eq!(c.tool_id.as_deref(), Some("tool-x"));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_for_display() {
+        assert_eq!(redact_url("https://user:pw@h:1/x"), "https://***@h:1/x");
+        assert_eq!(redact_url("https://token@h/v1"), "https://***@h/v1");
+        assert_eq!(redact_url("http://h:8020"), "http://h:8020");
+        assert_eq!(redact_url("http://h:8020/sub"), "http://h:8020/sub");
     }
 
     #[test]

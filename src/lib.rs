@@ -174,7 +174,8 @@ pub struct LatencyBucket {
     pub count: f64,
 }
 
-/// Where a client sends its requests. Secrets appear only as booleans.
+/// Where a client sends its requests. Secrets appear only as booleans; credentials in a URL
+/// are shown as `***`.
 #[napi(object)]
 pub struct ClientSettings {
     pub tool_selector_url: String,
@@ -255,9 +256,9 @@ impl ToolSelectorClient {
     pub fn settings(&self) -> ClientSettings {
         let c = self.inner.config();
         ClientSettings {
-            tool_selector_url: c.base_url.clone(),
-            attach_url: c.attach_url.clone(),
-            letta_api_url: c.letta_api_url.clone(),
+            tool_selector_url: config::redact_url(&c.base_url),
+            attach_url: config::redact_url(&c.attach_url),
+            letta_api_url: config::redact_url(&c.letta_api_url),
             timeout_ms: c.timeout.as_secs_f64() * 1000.0,
             connections: u32::try_from(c.connections).unwrap_or(u32::MAX),
             max_limit: c.max_limit,
