@@ -1,0 +1,78 @@
+'use strict';
+
+// The server's own environment (contract §6 and §7). The native client reads the upstream
+// variables of contract §2 itself.
+
+const log = require('./log');
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+const BACKENDS = new Set(['native', 'legacy']);
+
+const DEFAULT_PORT = 3020;
+const DEFAULT_HOST = '0.0.0.0';
+const DEFAULT_PROCESS_TIMEOUT_MS = 30000;
+const MIN_PROCESS_TIMEOUT_MS = 5000;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10000;
+
+function text(env, name) {
+  const value = env[name];
+  return value === undefined ? '' : value.trim();
+}
+
+function flag(env, name, fallback) {
+  const value = text(env, name).toLowerCase();
+  if (value === '') return fallback;
+  if (TRUE_WORDS.has(value)) return true;
+  if (FALSE_WORDS.has(value)) return false;
+  log.warnOnce(`${name}='${env[name]}' is neither true nor false; using ${fallback}`);
+  return fallback;
+}
+
+function positiveMilliseconds(env, name, fallback) {
+  const value = text(env, name);
+  if (value === '') return fallback;
+  const ms = Number(value);
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  log.warnOnce(`${name}='${value}' is not a positive number of milliseconds; using ${fallback}`);
+  return fallback;
+}
+
+function port(env) {
+  const value = text(env, 'PORT');
+  if (value === '') return DEFAULT_PORT;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) {
+    throw new Error(`PORT must be a port number (0-65535), got '${value}'`);
+  }
+  return number;
+}
+
+function backend(env) {
+  const value = text(env, 'FIND_TOOLS_BACKEND').toLowerCase();
+  if (value === '') return 'native';
+  if (BACKENDS.has(value)) return value;
+  log.warnOnce(`FIND_TOOLS_BACKEND='${env.FIND_TOOLS_BACKEND}' is neither native nor legacy; using native`);
+  return 'native';
+}
+
+/** Reads the server settings once; throws only for a value the server cannot start with. */
+function readServerConfig(env = process.env) {
+  const processTimeoutMs = positiveMilliseconds(env, 'FIND_TOOLS_PROCESS_TIMEOUT', DEFAULT_PROCESS_TIMEOUT_MS);
+  return {
+    backend: backend(env),
+    legacyScript: text(env, 'FIND_TOOLS_LEGACY_SCRIPT'),
+    processTimeoutMs: Math.max(processTimeoutMs, MIN_PROCESS_TIMEOUT_MS),
+    agentId: {
+      require: flag(env, 'REQUIRE_AGENT_ID', true),
+      strict: flag(env, 'STRICT_AGENT_ID_VALIDATION', false),
+      readHeader: flag(env, 'ENABLE_AGENT_ID_HEADER', true),
+      debugSource: flag(env, 'DEBUG_AGENT_ID_SOURCE', false),
+    },
+    http: { port: port(env), host: text(env, 'HOST') || DEFAULT_HOST },
+    shutdownTimeoutMs: positiveMilliseconds(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  };
+}
+
+module.exports = { readServerConfig };

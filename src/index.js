@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+'use strict';
+
+// The letta-find-tools MCP server: `node src/index.js` serves stdio, `--http` Streamable HTTP.
+
+const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
+const { readServerConfig } = require('./config');
+const { createBackend } = require('./backends');
+const { InFlight } = require('./in-flight');
+const { createMetrics } = require('./metrics');
+const { createFindToolsHandler } = require('./tool');
+const { createMcpServer } = require('./mcp-server');
+const { startHttpServer } = require('./http-server');
+const log = require('./log');
+
+const USAGE = 'usage: letta-find-tools-mcp [--stdio | --http]';
+
+function transportFromArgv(argv) {
+  const unknown = argv.filter((arg) => arg !== '--http' && arg !== '--stdio');
+  if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}; ${USAGE}`);
+  return argv.includes('--http') ? 'http' : 'stdio';
+}
+
+async function serveStdio(createSession) {
+  const server = createSession();
+  await server.connect(new StdioServerTransport());
+  log.info('serving MCP over stdio');
+  return {
+    // Answers to calls already read still go out on stdout.
+    stopAccepting: () => process.stdin.pause(),
+    close: () => server.close(),
+  };
+}
+
+async function serveHttp(options) {
+  const http = await startHttpServer(options);
+  log.info(`listening on http://${options.host}:${http.port} (MCP at /mcp, GET /health, GET /metrics)`);
+  return http;
+}
+
+function flushStdout() {
+  return new Promise((resolve) => process.stdout.write('', resolve));
+}
+
+/** Stops accepting, lets calls in flight finish (at most timeoutMs), closes everything, exits. */
+function gracefulShutdown({ serving, backend, inFlight, timeoutMs }) {
+  let started = false;
+  return async (reason) => {
+    if (started) return;
+    started = true;
+    log.info(`${reason}: stopping; ${inFlight.size} call(s) in flight`);
+    let exitCode = 0;
+    try {
+      serving.stopAccepting();
+      if (!(await inFlight.whenIdle(timeoutMs))) {
+        log.warn(`${inFlight.size} call(s) still in flight after ${timeoutMs} ms; stopping anyway`);
+      }
+      // The SDK sends a finished call's answer a few promise turns after the handler returns.
+      await new Promise((resolve) => setImmediate(resolve));
+      await serving.close();
+      backend.close();
+      await flushStdout();
+    } catch (error) {
+      log.error(`shutdown: ${error.stack ?? error}`);
+      exitCode = 1;
+    }
+    process.exit(exitCode);
+  };
+}
+
+async function main() {
+  const transport = transportFromArgv(process.argv.slice(2));
+  const config = readServerConfig();
+  const backend = createBackend(config);
+  log.info(`find_tools backend: ${backend.description}`);
+
+  const inFlight = new InFlight();
+  let serving;
+  const metrics = createMetrics({ backend, inFlight, sessionCount: () => serving?.sessionCount?.() ?? 0 });
+  const callTool = createFindToolsHandler({ backend, agentIdPolicy: config.agentId, inFlight, metrics });
+  const createSession = () => createMcpServer(callTool);
+
+  serving =
+    transport === 'http'
+      ? await serveHttp({ ...config.http, createSession, backend, inFlight, metrics })
+      : await serveStdio(createSession);
+
+  const shutdown = gracefulShutdown({ serving, backend, inFlight, timeoutMs: config.shutdownTimeoutMs });
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  if (transport === 'stdio') {
+    // The MCP client closing our stdin is its way of saying goodbye; a closed stdout (EPIPE) means it is gone.
+    process.stdin.on('end', () => shutdown('stdin closed'));
+    process.stdout.on('error', (error) => shutdown(`stdout: ${error.code ?? error.message}`));
+  }
+}
+
+main().catch((error) => {
+  log.error(`cannot start: ${error.message}`);
+  process.exit(1);
+});

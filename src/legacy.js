@@ -1,0 +1,107 @@
+'use strict';
+
+// The rollback path (contract §7): one `python3 <script>` per call, as the legacy server ran it,
+// with the legacy texts for its failures (contract §6).
+
+const { spawn } = require('node:child_process');
+const log = require('./log');
+
+const TIMEOUT_TEXT = 'The find_tools operation timed out. Please try again with narrower parameters.';
+const NO_OUTPUT_TEXT = 'find_tools completed with no output.';
+
+const DEFAULT_LIMIT = 10;
+const DEFAULT_MIN_SCORE = 50.0;
+
+// Contract §1's defaults and flooring; the script clamps to its own FIND_TOOLS_MAX_LIMIT.
+function finiteNumber(value) {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return NaN;
+  return Number(value);
+}
+
+function limitOf(value) {
+  const limit = finiteNumber(value);
+  return Number.isFinite(limit) ? Math.floor(limit) : DEFAULT_LIMIT;
+}
+
+function minScoreOf(value) {
+  const minScore = finiteNumber(value);
+  return Number.isFinite(minScore) ? minScore : DEFAULT_MIN_SCORE;
+}
+
+function heartbeatOf(value) {
+  return value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+}
+
+/** The legacy command line; a flag without a value crashed the script, so empty ones are left out. */
+function legacyArguments(args) {
+  const keepTools = Array.isArray(args.keep_tools) ? args.keep_tools.join(',') : args.keep_tools;
+  const argv = [];
+  if (args.query) argv.push('--query', args.query);
+  if (args.agent_id) argv.push('--agent_id', args.agent_id);
+  if (keepTools) argv.push('--keep_tools', keepTools);
+  argv.push('--limit', String(limitOf(args.limit)), '--min_score', String(minScoreOf(args.min_score)));
+  if (heartbeatOf(args.request_heartbeat)) argv.push('--request_heartbeat', 'true');
+  return argv;
+}
+
+function lastLine(text) {
+  const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
+  return lines.at(-1) ?? '';
+}
+
+// The script's stderr once went into the agent's context; it belongs in the server's log.
+function logScriptStderr(stderr) {
+  for (const line of stderr.split('\n')) {
+    if (line.trim()) log.info(`legacy script: ${line.trimEnd()}`);
+  }
+}
+
+/**
+ * Runs the script for args (already coerced by the tool handler) and resolves to the text the
+ * agent sees; never rejects except when signal aborts, which also kills the script.
+ */
+function runLegacyScript(script, args, { timeoutMs, signal }) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      outcome(value);
+    };
+    let child;
+    try {
+      child = spawn('python3', [script, ...legacyArguments(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      return resolve(`Failed to execute find_tools: ${error.message}`);
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    const onAbort = () => {
+      child.kill('SIGKILL');
+      settle(reject, signal.reason);
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.on('error', (error) => settle(resolve, `Failed to execute find_tools: ${error.message}`));
+    child.on('close', (code, killSignal) => {
+      logScriptStderr(stderr);
+      if (timedOut) return settle(resolve, TIMEOUT_TEXT);
+      if (code !== 0) {
+        return settle(resolve, `Error executing find_tools: ${stderr.trim() || `exited with ${code ?? killSignal}`}`);
+      }
+      settle(resolve, lastLine(stdout) || NO_OUTPUT_TEXT);
+    });
+  });
+}
+
+module.exports = { runLegacyScript, TIMEOUT_TEXT };
