@@ -4,10 +4,11 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
 use tokio::sync::Semaphore;
@@ -19,6 +20,11 @@ use crate::stats::Stats;
 
 /// How many times a lookup GET is sent again after its connection failed without a response.
 const IDEMPOTENT_RETRIES: u32 = 2;
+
+/// A request sent this soon after another one finished, with nothing else in flight, should
+/// find that one's connection in the pool; if it has to open one instead, the server closed
+/// the connection right after answering.
+const QUICK_REUSE: Duration = Duration::from_millis(50);
 
 tokio::task_local! {
     /// Set by the connector when the request being sent made the pool open a connection, so a
@@ -56,11 +62,18 @@ pub struct HttpClient {
     // bounding requests bounds sockets without waiting on the pool's internals.
     tool_selector_slots: Semaphore,
     letta_slots: Semaphore,
-    /// Per upstream, set once it dropped a reused connection without answering: it closes
-    /// connections right after answering without saying so (`Connection: close`), and every
-    /// reuse races that close. From then on its requests ask for `Connection: close`, so none
-    /// goes out on a connection the server is closing (an attach could not be retried).
+    connections: usize,
+    /// Per upstream, set once it is seen to close connections right after answering without
+    /// saying so (no `Connection: close`): a reused connection dropped without an answer, or
+    /// the connection of a request that just finished already gone from the pool. Reusing
+    /// such connections races the server's close, and an attach caught in that race cannot be
+    /// retried; from then on the upstream's requests ask for `Connection: close` instead.
     closes_connections: [AtomicBool; 2],
+    /// Per upstream, when a request last finished with its whole answer read: microseconds
+    /// since `epoch`, plus one (0 for never).
+    finished_at: [AtomicU64; 2],
+    epoch: Instant,
+    quick_reuse: Duration,
     /// Both upstreams on one origin share pooled connections, so also what is learnt of them.
     same_origin: bool,
     max_response_bytes: usize,
@@ -95,7 +108,12 @@ impl HttpClient {
             client: RwLock::new(Some(client)),
             tool_selector_slots: Semaphore::new(config.connections),
             letta_slots: Semaphore::new(config.connections),
+            connections: config.connections,
             closes_connections: [AtomicBool::new(false), AtomicBool::new(false)],
+            finished_at: [AtomicU64::new(0), AtomicU64::new(0)],
+            epoch: Instant::now(),
+            // Our own idle timeout must not look like the server's close.
+            quick_reuse: QUICK_REUSE.min(config.keep_alive_timeout / 2),
             same_origin: same_origin(&config.attach_url, &config.letta_api_url),
             max_response_bytes: config.max_response_bytes,
             stats,
@@ -160,10 +178,43 @@ impl HttpClient {
                 Upstream::Letta => "Letta API",
             };
             warn_once(&format!(
-                "the {name} dropped a kept-alive connection without answering; \
-                 its requests now use a new connection each (Connection: close)"
+                "the {name} closes connections right after answering without saying so; \
+                 its requests now ask for a new connection each (Connection: close)"
             ));
         }
+    }
+
+    fn slots(&self, upstream: Upstream) -> &Semaphore {
+        match upstream {
+            Upstream::ToolSelector => &self.tool_selector_slots,
+            Upstream::Letta => &self.letta_slots,
+        }
+    }
+
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Whether the pool should hold an idle connection for `upstream` now: the caller's is the
+    /// only request in flight to its origin, and another one finished there a moment ago.
+    fn expects_an_idle_connection(&self, upstream: Upstream) -> bool {
+        let both = [Upstream::ToolSelector, Upstream::Letta];
+        let origin: &[Upstream] = if self.same_origin {
+            &both
+        } else {
+            std::slice::from_ref(&upstream)
+        };
+        let in_flight: usize = origin
+            .iter()
+            .map(|u| self.connections - self.slots(*u).available_permits())
+            .sum();
+        let now = self.now_micros();
+        let quick = u64::try_from(self.quick_reuse.as_micros()).unwrap_or(u64::MAX);
+        in_flight == 1
+            && origin.iter().any(|u| {
+                let finished = self.finished_at[*u as usize].load(Relaxed);
+                finished != 0 && now.saturating_sub(finished) < quick
+            })
     }
 
     fn current(&self) -> Result<reqwest::Client, Failure> {
@@ -186,11 +237,12 @@ impl HttpClient {
         request: reqwest::RequestBuilder,
         idempotent: bool,
     ) -> Result<Reply, Failure> {
-        let slots = match upstream {
-            Upstream::ToolSelector => &self.tool_selector_slots,
-            Upstream::Letta => &self.letta_slots,
-        };
-        let _slot = slots.acquire().await.map_err(|_| Failure::Closed)?;
+        let _slot = self
+            .slots(upstream)
+            .acquire()
+            .await
+            .map_err(|_| Failure::Closed)?;
+        let expects_reuse = self.expects_an_idle_connection(upstream);
         let mut retries = if idempotent { IDEMPOTENT_RETRIES } else { 0 };
         let mut request = request;
         let mut response = loop {
@@ -213,7 +265,12 @@ impl HttpClient {
                 }
             }
             match (sent, again) {
-                (Ok(response), _) => break response,
+                (Ok(response), _) => {
+                    if opened && expects_reuse {
+                        self.learn_closes_connections(upstream);
+                    }
+                    break response;
+                }
                 (Err(error), Some(again)) if dropped(&error) => {
                     retries -= 1;
                     request = again;
@@ -236,6 +293,7 @@ impl HttpClient {
         // which would otherwise find the pool empty and open a second socket.
         drop(response);
         tokio::task::yield_now().await;
+        self.finished_at[upstream as usize].store(self.now_micros(), Relaxed);
         Ok(Reply { status, body })
     }
 }

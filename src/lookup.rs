@@ -134,8 +134,13 @@ pub fn record(stats: &Stats, used: CacheUse) {
 }
 
 /// Percent-encodes an agent id as exactly one path segment, so no id can reach another
-/// endpoint (`../`, `?`, `#`, `%2F` all stay inside the segment).
-pub fn encode_segment(segment: &str) -> String {
+/// endpoint (`../`, `?`, `#`, `%2F` all stay inside the segment). `None` for `.` and `..`:
+/// URL parsers collapse those dot-segments in every spelling, `%2E%2E` included (WHATWG URL),
+/// so `/agents/%2E%2E/tools` would be sent as `/tools`; such an id has no agent lookup.
+pub fn encode_segment(segment: &str) -> Option<String> {
+    if matches!(segment, "." | "..") {
+        return None;
+    }
     let mut out = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -144,12 +149,7 @@ pub fn encode_segment(segment: &str) -> String {
             out.push_str(&format!("%{byte:02X}"));
         }
     }
-    // "." and ".." are dot-segments that URL normalisation would collapse.
-    match out.as_str() {
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => out,
-    }
+    Some(out)
 }
 
 /// The legacy search: the agent's own tools first, then all tools.
@@ -159,8 +159,8 @@ pub async fn find_tool_id(
     bearer: Option<&str>,
     agent_id: Option<&str>,
 ) -> Found {
-    if let Some(agent_id) = agent_id {
-        let url = format!("{letta_api_url}/agents/{}/tools", encode_segment(agent_id));
+    if let Some(segment) = agent_id.and_then(encode_segment) {
+        let url = format!("{letta_api_url}/agents/{segment}/tools");
         if let Some(id) = fetch_list(http, &url, bearer)
             .await
             .and_then(|l| pick_from_agent(&l))
@@ -260,16 +260,15 @@ mod tests {
 
     #[test]
     fn agent_ids_stay_one_path_segment() {
-        assert_eq!(encode_segment("agent-1_x"), "agent-1_x");
-        assert_eq!(
-            encode_segment("../../tools?x=1#"),
-            "..%2F..%2Ftools%3Fx%3D1%23"
-        );
-        assert_eq!(encode_segment("%2F..%2F"), "%252F..%252F");
-        assert_eq!(encode_segment("a\r\nb\0"), "a%0D%0Ab%00");
-        assert_eq!(encode_segment("café"), "caf%C3%A9");
-        assert_eq!(encode_segment(".."), "%2E%2E");
-        assert_eq!(encode_segment("."), "%2E");
+        let encoded = |id: &str| encode_segment(id).unwrap();
+        assert_eq!(encoded("agent-1_x"), "agent-1_x");
+        assert_eq!(encoded("../../tools?x=1#"), "..%2F..%2Ftools%3Fx%3D1%23");
+        assert_eq!(encoded("%2F..%2F"), "%252F..%252F");
+        assert_eq!(encoded("a\r\nb\0"), "a%0D%0Ab%00");
+        assert_eq!(encoded("café"), "caf%C3%A9");
+        assert_eq!(encoded("..."), "...");
+        assert_eq!(encode_segment(".."), None);
+        assert_eq!(encode_segment("."), None);
     }
 
     #[tokio::test(start_paused = true)]
