@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use reqwest::header::{HeaderMap, HeaderName};
+use http::header::{HeaderMap, HeaderName, AUTHORIZATION};
 use tokio::time::{timeout_at, Instant};
 
 use crate::args::{attach_body, sanitize, CallArgs, RawArgs};
@@ -145,7 +145,7 @@ fn attach_auth_headers(config: &Config) -> Result<HeaderMap, ConfigError> {
     if let Some(token) = &config.bearer_token {
         let value = header_value(&format!("Bearer {}", token.expose()))
             .map_err(|_| refused("TOOL_SELECTOR_BEARER_TOKEN"))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
+        headers.insert(AUTHORIZATION, value);
     }
     Ok(headers)
 }

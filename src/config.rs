@@ -236,7 +236,7 @@ pub fn resolve(
 
 /// `url` without its user-info, for logs and `settings()`: a password may sit in a URL.
 pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
             // Both only fail for URLs that cannot have credentials, which this one has.
             let _ = parsed.set_username("***");
@@ -291,7 +291,7 @@ fn letta_base(raw: &str) -> Result<String, ConfigError> {
 }
 
 fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
-    let parsed = reqwest::Url::parse(url)
+    let parsed = url::Url::parse(url)
         .map_err(|e| ConfigError(format!("{what} is not a valid URL ({e})")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError(format!("{what} must use http or https")));

@@ -1,36 +1,46 @@
-//! The pooled HTTP client: one reqwest client per `ToolSelectorClient`, a bounded number of
-//! requests in flight per upstream, connections counted where they are made.
+//! The pooled HTTP client: hyper's connection pool over a connector of our own, so that every
+//! open connection holds one of its origin's `connections` slots until it closes, and the
+//! bound on sockets is exact rather than a consequence of how requests are scheduled.
 
-use std::cell::Cell;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
-use tokio::sync::Semaphore;
-use tower::{Layer, Service};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, PROXY_AUTHORIZATION};
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower_service::Service;
 
 use crate::config::{Config, ConfigError, ProxySettings};
 use crate::log::warn_once;
 use crate::stats::Stats;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Pool = Client<HttpsConnector<Dialer>, Full<Bytes>>;
+
 /// How many times a lookup GET is sent again after its connection failed without a response.
 const IDEMPOTENT_RETRIES: u32 = 2;
 
-/// A request sent this soon after another one finished, with nothing else in flight, should
-/// find that one's connection in the pool; if it has to open one instead, the server closed
-/// the connection right after answering.
-const QUICK_REUSE: Duration = Duration::from_millis(50);
-
-tokio::task_local! {
-    /// Set by the connector when the request being sent made the pool open a connection, so a
-    /// failure can be told apart: on a fresh connection, or on one reused from the pool.
-    static OPENED_CONNECTION: Cell<bool>;
-}
+/// A server that closes a connection this soon after its last answer, without having said
+/// `Connection: close`, closes every connection that way: reusing one races its close.
+const SILENT_CLOSE_WINDOW: Duration = Duration::from_millis(50);
 
 /// Why an upstream request produced no HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,72 +59,59 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// Which upstream a request goes to; each has its own in-flight bound.
+/// Which upstream a request goes to; each has its own bound on requests in flight.
 #[derive(Debug, Clone, Copy)]
-pub enum Upstream {
+enum Upstream {
     ToolSelector,
     Letta,
 }
 
 pub struct HttpClient {
-    client: RwLock<Option<reqwest::Client>>,
-    // One bound per upstream: with HTTP/1.1 a request in flight holds one connection, so
-    // bounding requests bounds sockets without waiting on the pool's internals.
+    pool: RwLock<Option<Pool>>,
+    // Requests in flight per upstream. The connector's slots already bound sockets; this
+    // keeps a burst queued here, inside each call's own deadline, instead of in the pool.
     tool_selector_slots: Semaphore,
     letta_slots: Semaphore,
-    connections: usize,
-    /// Per upstream, set once it is seen to close connections right after answering without
-    /// saying so (no `Connection: close`): a reused connection dropped without an answer, or
-    /// the connection of a request that just finished already gone from the pool. Reusing
-    /// such connections races the server's close, and an attach caught in that race cannot be
-    /// retried; from then on the upstream's requests ask for `Connection: close` instead.
-    closes_connections: [AtomicBool; 2],
-    /// Per upstream, when a request last finished with its whole answer read: microseconds
-    /// since `epoch`, plus one (0 for never).
-    finished_at: [AtomicU64; 2],
-    epoch: Instant,
-    quick_reuse: Duration,
-    /// Both upstreams on one origin share pooled connections, so also what is learnt of them.
-    same_origin: bool,
+    proxies: Option<Arc<Matcher>>,
+    origins: Arc<Origins>,
     max_response_bytes: usize,
     stats: Arc<Stats>,
 }
 
 impl HttpClient {
     pub fn new(config: &Config, stats: Arc<Stats>) -> Result<Self, ConfigError> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .pool_max_idle_per_host(config.connections)
+        let proxies = proxy_matcher(&config.proxy)?.map(Arc::new);
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(config.connect_timeout));
+        let origins = Arc::new(Origins {
+            per_origin: config.connections,
+            known: Mutex::default(),
+        });
+        let dialer = Dialer {
+            tcp,
+            origins: origins.clone(),
+            proxies: proxies.clone(),
+            stats: stats.clone(),
+        };
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(config.extra_ca_certs.as_deref())?)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(dialer);
+        let pool = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
             .pool_idle_timeout(config.keep_alive_timeout)
-            .connect_timeout(config.connect_timeout)
-            .tcp_nodelay(true)
-            // A redirect would turn the attach POST into a GET or carry credentials to another
-            // host; a 3xx is reported like any other non-200 answer instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .connector_layer(CountConnectionsLayer {
-                stats: stats.clone(),
-            })
-            .no_proxy();
-        for proxy in proxies(&config.proxy)? {
-            builder = builder.proxy(proxy);
-        }
-        for certificate in extra_certificates(config.extra_ca_certs.as_deref()) {
-            builder = builder.add_root_certificate(certificate);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
+            .pool_max_idle_per_host(config.connections)
+            .build(connector);
         Ok(HttpClient {
-            client: RwLock::new(Some(client)),
+            pool: RwLock::new(Some(pool)),
             tool_selector_slots: Semaphore::new(config.connections),
             letta_slots: Semaphore::new(config.connections),
-            connections: config.connections,
-            closes_connections: [AtomicBool::new(false), AtomicBool::new(false)],
-            finished_at: [AtomicU64::new(0), AtomicU64::new(0)],
-            epoch: Instant::now(),
-            // Our own idle timeout must not look like the server's close.
-            quick_reuse: QUICK_REUSE.min(config.keep_alive_timeout / 2),
-            same_origin: same_origin(&config.attach_url, &config.letta_api_url),
+            proxies,
+            origins,
             max_response_bytes: config.max_response_bytes,
             stats,
         })
@@ -122,188 +119,152 @@ impl HttpClient {
 
     /// Drops the pool: idle connections close now, busy ones when their request ends.
     pub fn close(&self) {
-        if let Ok(mut client) = self.client.write() {
-            client.take();
+        if let Ok(mut pool) = self.pool.write() {
+            pool.take();
         }
     }
 
     pub fn is_closed(&self) -> bool {
-        self.client.read().map(|c| c.is_none()).unwrap_or(true)
+        self.pool.read().map(|p| p.is_none()).unwrap_or(true)
     }
 
+    /// A lookup: idempotent, so it is sent again if a pooled connection died under it.
     pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Reply, Failure> {
-        let client = self.current()?;
+        let uri = parse_uri(url)?;
         let mut headers = json_headers();
         if let Some(token) = bearer {
             headers.insert(AUTHORIZATION, header_value(&format!("Bearer {token}"))?);
         }
-        self.ask_to_close_if_needed(Upstream::Letta, &mut headers);
-        self.send(Upstream::Letta, client.get(url).headers(headers), true)
-            .await
+        let mut retries = IDEMPOTENT_RETRIES;
+        loop {
+            let request = self.request(Method::GET, &uri, headers.clone(), Bytes::new())?;
+            match self.send(Upstream::Letta, request).await {
+                Err(Sent::Dropped) if retries > 0 => retries -= 1,
+                outcome => return outcome.map_err(Sent::into_failure),
+            }
+        }
     }
 
+    /// The attach request: sent once. hyper itself resends only a request that never left
+    /// because its pooled connection was found closed, as the contract allows.
     pub async fn post_json(
         &self,
         url: &str,
         extra_headers: HeaderMap,
         body: String,
     ) -> Result<Reply, Failure> {
-        let client = self.current()?;
+        let uri = parse_uri(url)?;
         let mut headers = json_headers();
         headers.extend(extra_headers);
-        self.ask_to_close_if_needed(Upstream::ToolSelector, &mut headers);
-        self.send(
-            Upstream::ToolSelector,
-            client.post(url).headers(headers).body(body),
-            false,
-        )
-        .await
+        let request = self.request(Method::POST, &uri, headers, Bytes::from(body))?;
+        self.send(Upstream::ToolSelector, request)
+            .await
+            .map_err(Sent::into_failure)
     }
 
-    fn ask_to_close_if_needed(&self, upstream: Upstream, headers: &mut HeaderMap) {
-        let learnt = |u: Upstream| self.closes_connections[u as usize].load(Relaxed);
-        let other = match upstream {
-            Upstream::ToolSelector => Upstream::Letta,
-            Upstream::Letta => Upstream::ToolSelector,
-        };
-        if learnt(upstream) || (self.same_origin && learnt(other)) {
+    fn request(
+        &self,
+        method: Method,
+        uri: &Uri,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        // A plain-http request through a proxy carries the proxy's credentials itself; an
+        // https one gets them in the CONNECT of its tunnel instead.
+        if uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+            if let Some(auth) = route(self.proxies.as_deref(), uri).proxy_auth() {
+                headers.insert(PROXY_AUTHORIZATION, auth);
+            }
+        }
+        if self.origins.of(uri).closes_silently.load(Relaxed) {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri.clone())
+            .body(Full::new(body))
+            .map_err(|_| Failure::Transport)?;
+        *request.headers_mut() = headers;
+        Ok(request)
     }
 
-    fn learn_closes_connections(&self, upstream: Upstream) {
-        if !self.closes_connections[upstream as usize].swap(true, Relaxed) {
-            let name = match upstream {
-                Upstream::ToolSelector => "Tool Selector",
-                Upstream::Letta => "Letta API",
-            };
-            warn_once(&format!(
-                "the {name} closes connections right after answering without saying so; \
-                 its requests now ask for a new connection each (Connection: close)"
-            ));
-        }
-    }
-
-    fn slots(&self, upstream: Upstream) -> &Semaphore {
-        match upstream {
-            Upstream::ToolSelector => &self.tool_selector_slots,
-            Upstream::Letta => &self.letta_slots,
-        }
-    }
-
-    fn now_micros(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1) + 1
-    }
-
-    /// Whether the pool should hold an idle connection for `upstream` now: the caller's is the
-    /// only request in flight to its origin, and another one finished there a moment ago.
-    fn expects_an_idle_connection(&self, upstream: Upstream) -> bool {
-        let both = [Upstream::ToolSelector, Upstream::Letta];
-        let origin: &[Upstream] = if self.same_origin {
-            &both
-        } else {
-            std::slice::from_ref(&upstream)
-        };
-        let in_flight: usize = origin
-            .iter()
-            .map(|u| self.connections - self.slots(*u).available_permits())
-            .sum();
-        let now = self.now_micros();
-        let quick = u64::try_from(self.quick_reuse.as_micros()).unwrap_or(u64::MAX);
-        in_flight == 1
-            && origin.iter().any(|u| {
-                let finished = self.finished_at[*u as usize].load(Relaxed);
-                finished != 0 && now.saturating_sub(finished) < quick
-            })
-    }
-
-    fn current(&self) -> Result<reqwest::Client, Failure> {
-        self.client
+    async fn send(&self, upstream: Upstream, request: Request<Full<Bytes>>) -> Result<Reply, Sent> {
+        let pool = self
+            .pool
             .read()
             .ok()
-            .and_then(|c| c.clone())
-            .ok_or(Failure::Closed)
-    }
-
-    /// `idempotent`: the request may be sent again (at most `IDEMPOTENT_RETRIES` times) when
-    /// an attempt got no response because the connection failed after it was established.
-    /// That is the keep-alive race: a server closing a pooled connection just as a request
-    /// goes out on it, which hyper retries by itself only when it notices before writing, and
-    /// which can hit the retry too while other pooled connections are closing. Only the lookup
-    /// GETs set it; the attach POST is never repeated (contract §4).
-    async fn send(
-        &self,
-        upstream: Upstream,
-        request: reqwest::RequestBuilder,
-        idempotent: bool,
-    ) -> Result<Reply, Failure> {
-        let _slot = self
-            .slots(upstream)
+            .and_then(|p| p.clone())
+            .ok_or(Sent::Failed(Failure::Closed))?;
+        let slots = match upstream {
+            Upstream::ToolSelector => &self.tool_selector_slots,
+            Upstream::Letta => &self.letta_slots,
+        };
+        let _slot = slots
             .acquire()
             .await
-            .map_err(|_| Failure::Closed)?;
-        let expects_reuse = self.expects_an_idle_connection(upstream);
-        let mut retries = if idempotent { IDEMPOTENT_RETRIES } else { 0 };
-        let mut request = request;
-        let mut response = loop {
-            let again = if retries > 0 {
-                request.try_clone()
-            } else {
-                None
-            };
-            self.stats.upstream_requests.fetch_add(1, Relaxed);
-            let (sent, opened) = OPENED_CONNECTION
-                .scope(Cell::new(false), async {
-                    let sent = request.send().await;
-                    (sent, OPENED_CONNECTION.with(Cell::get))
-                })
-                .await;
-            let dropped = |error: &reqwest::Error| !error.is_connect() && !error.is_timeout();
-            if let Err(error) = &sent {
-                if !opened && dropped(error) {
-                    self.learn_closes_connections(upstream);
-                }
-            }
-            match (sent, again) {
-                (Ok(response), _) => {
-                    if opened && expects_reuse {
-                        self.learn_closes_connections(upstream);
-                    }
-                    break response;
-                }
-                (Err(error), Some(again)) if dropped(&error) => {
-                    retries -= 1;
-                    request = again;
-                    // Lets the runtime see the closes that are already on their way.
-                    tokio::task::yield_now().await;
-                }
-                (Err(error), _) => return Err(classify(error)),
-            }
-        };
+            .map_err(|_| Sent::Failed(Failure::Closed))?;
+        self.stats.upstream_requests.fetch_add(1, Relaxed);
+        let origin = self.origins.of(request.uri());
+        let response = pool
+            .request(request)
+            .await
+            .map_err(|e| self.failed(&origin, &e, !e.is_connect()))?;
         let status = response.status().as_u16();
+        let mut incoming = response.into_body();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(Failure::TooLarge);
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| self.failed(&origin, &e, true))?;
+            if let Ok(data) = frame.into_data() {
+                if body.len() + data.len() > self.max_response_bytes {
+                    return Err(Sent::Failed(Failure::TooLarge));
+                }
+                body.extend_from_slice(&data);
             }
-            body.extend_from_slice(&chunk);
         }
         // hyper hands the connection back to the pool from a task of its own once the body is
         // done; one turn of the scheduler lets that happen before the caller's next request,
-        // which would otherwise find the pool empty and open a second socket.
-        drop(response);
+        // which would otherwise find the pool empty and wait for, or open, another connection.
+        drop(incoming);
         tokio::task::yield_now().await;
-        self.finished_at[upstream as usize].store(self.now_micros(), Relaxed);
         Ok(Reply { status, body })
+    }
+
+    /// Classifies a failed exchange. A connection that was up and then dropped without an
+    /// answer is how a silently closing server shows itself when the race is lost: learn it.
+    fn failed(
+        &self,
+        origin: &Origin,
+        error: &(dyn std::error::Error + 'static),
+        was_connected: bool,
+    ) -> Sent {
+        match classify(error) {
+            Failure::Transport if was_connected => {
+                origin.learn_closes_silently();
+                Sent::Dropped
+            }
+            failure => Sent::Failed(failure),
+        }
     }
 }
 
-/// Whether two URLs share scheme, host and port (hence a connection pool).
-fn same_origin(a: &str, b: &str) -> bool {
-    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
+/// How one exchange went wrong, before it is reported as a [`Failure`].
+enum Sent {
+    /// The connection was established and then lost without a complete answer.
+    Dropped,
+    Failed(Failure),
+}
+
+impl Sent {
+    fn into_failure(self) -> Failure {
+        match self {
+            Sent::Dropped => Failure::Transport,
+            Sent::Failed(failure) => failure,
+        }
     }
+}
+
+fn parse_uri(url: &str) -> Result<Uri, Failure> {
+    url.parse::<Uri>().map_err(|_| Failure::Transport)
 }
 
 fn json_headers() -> HeaderMap {
@@ -321,104 +282,309 @@ pub fn header_value(value: &str) -> Result<HeaderValue, Failure> {
     Ok(header)
 }
 
-fn classify(error: reqwest::Error) -> Failure {
-    if error.is_timeout() {
-        Failure::Timeout
-    } else {
-        Failure::Transport
+/// A timeout anywhere in the error's causes (the connect timeout) is a timeout; anything else
+/// that kept a response from arriving is a transport failure.
+fn classify(error: &(dyn std::error::Error + 'static)) -> Failure {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if io.kind() == io::ErrorKind::TimedOut {
+                return Failure::Timeout;
+            }
+        }
+        cause = e.source();
     }
+    Failure::Transport
+}
+
+/// rustls with the bundled Mozilla roots and, like Node, the certificates of
+/// `NODE_EXTRA_CA_CERTS` (a file that cannot be read is a warning, not a failure).
+fn tls_config(extra_ca_certs: Option<&str>) -> Result<rustls::ClientConfig, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca_certs {
+        let loaded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| {
+                CertificateDer::pem_slice_iter(&pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())
+            });
+        match loaded {
+            Ok(certificates) if !certificates.is_empty() => {
+                let (_added, ignored) = roots.add_parsable_certificates(certificates);
+                if ignored > 0 {
+                    warn_once(&format!(
+                        "ignored {ignored} unusable certificate(s) in NODE_EXTRA_CA_CERTS ({path})"
+                    ));
+                }
+            }
+            Ok(_) => warn_once(&format!(
+                "ignoring NODE_EXTRA_CA_CERTS ({path}): no PEM certificate in it"
+            )),
+            Err(reason) => warn_once(&format!(
+                "ignoring extra CA certificates from NODE_EXTRA_CA_CERTS ({path}): {reason}"
+            )),
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Proxies from the usual variables; loopback is never proxied, whatever `NO_PROXY` says.
-fn proxies(settings: &ProxySettings) -> Result<Vec<reqwest::Proxy>, ConfigError> {
+fn proxy_matcher(settings: &ProxySettings) -> Result<Option<Matcher>, ConfigError> {
+    if settings.http.is_none() && settings.https.is_none() {
+        return Ok(None);
+    }
+    for (value, name) in [
+        (&settings.http, "HTTP_PROXY"),
+        (&settings.https, "HTTPS_PROXY"),
+    ] {
+        let usable = value.as_deref().is_none_or(|url| {
+            url.parse::<Uri>()
+                .is_ok_and(|uri| uri.host().is_some() && uri.scheme_str().is_some())
+        });
+        if !usable {
+            return Err(ConfigError(format!("{name} is not a valid proxy URL")));
+        }
+    }
     let bypass = format!(
         "localhost,127.0.0.0/8,::1,{}",
         settings.no_proxy.as_deref().unwrap_or("")
     );
-    let mut list = Vec::new();
-    let entries = [
-        (settings.http.as_deref(), "HTTP_PROXY", false),
-        (settings.https.as_deref(), "HTTPS_PROXY", true),
-    ];
-    for (url, name, for_https) in entries {
-        let Some(url) = url else { continue };
-        let proxy = if for_https {
-            reqwest::Proxy::https(url)
-        } else {
-            reqwest::Proxy::http(url)
-        }
-        .map_err(|_| ConfigError(format!("{name} is not a valid proxy URL")))?;
-        list.push(proxy.no_proxy(reqwest::NoProxy::from_string(&bypass)));
+    let mut builder = Matcher::builder().no(bypass);
+    if let Some(http) = &settings.http {
+        builder = builder.http(http.clone());
     }
-    Ok(list)
+    if let Some(https) = &settings.https {
+        builder = builder.https(https.clone());
+    }
+    Ok(Some(builder.build()))
 }
 
-/// Node's `NODE_EXTRA_CA_CERTS`: extra roots next to the bundled ones. Like Node, a file that
-/// cannot be read is a warning, not a failure.
-fn extra_certificates(path: Option<&str>) -> Vec<reqwest::Certificate> {
-    let Some(path) = path else {
-        return Vec::new();
+/// How a connection to an origin is made.
+enum Route {
+    Direct,
+    /// Plain http through the proxy: requests go to it in absolute form.
+    HttpProxy {
+        proxy: Uri,
+        auth: Option<HeaderValue>,
+    },
+    /// https through the proxy: a CONNECT tunnel, then TLS end to end.
+    Tunnel {
+        proxy: Uri,
+        auth: Option<HeaderValue>,
+    },
+}
+
+impl Route {
+    fn proxy_auth(self) -> Option<HeaderValue> {
+        match self {
+            Route::HttpProxy { auth, .. } => auth,
+            _ => None,
+        }
+    }
+}
+
+fn route(proxies: Option<&Matcher>, uri: &Uri) -> Route {
+    let Some(intercept) = proxies.and_then(|m| m.intercept(uri)) else {
+        return Route::Direct;
     };
-    let loaded = std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| e.to_string()));
-    match loaded {
-        Ok(certificates) => certificates,
-        Err(reason) => {
+    let proxy = intercept.uri().clone();
+    let auth = intercept.basic_auth().cloned();
+    if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        Route::Tunnel { proxy, auth }
+    } else {
+        Route::HttpProxy { proxy, auth }
+    }
+}
+
+/// What the client keeps per origin (scheme, host and port).
+struct Origin {
+    /// `connections` slots, each held by one open connection.
+    slots: Arc<Semaphore>,
+    /// Set once the origin is seen closing connections right after answering without
+    /// `Connection: close`; from then on its requests ask for `Connection: close` themselves,
+    /// so no request goes out on a connection the server is about to close.
+    closes_silently: AtomicBool,
+    authority: String,
+}
+
+impl Origin {
+    fn learn_closes_silently(&self) {
+        if !self.closes_silently.swap(true, Relaxed) {
             warn_once(&format!(
-                "ignoring extra CA certificates from NODE_EXTRA_CA_CERTS ({path}): {reason}"
+                "{} closes connections right after answering without saying so; \
+                 its requests now ask for a new connection each (Connection: close)",
+                self.authority
             ));
-            Vec::new()
         }
     }
 }
 
-#[derive(Clone)]
-struct CountConnectionsLayer {
-    stats: Arc<Stats>,
+struct Origins {
+    per_origin: usize,
+    known: Mutex<std::collections::HashMap<String, Arc<Origin>>>,
 }
 
-impl<S> Layer<S> for CountConnectionsLayer {
-    type Service = CountConnections<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        CountConnections {
-            inner,
-            stats: self.stats.clone(),
-        }
+impl Origins {
+    fn of(&self, uri: &Uri) -> Arc<Origin> {
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let key = format!("{}://{authority}", uri.scheme_str().unwrap_or("http"));
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Origin {
+                    slots: Arc::new(Semaphore::new(self.per_origin)),
+                    closes_silently: AtomicBool::new(false),
+                    authority: authority.to_owned(),
+                })
+            })
+            .clone()
     }
 }
 
-/// Counts every connection the pool opens, so reuse shows up in `stats()`.
+/// Opens TCP connections (directly or through a proxy), each once a slot of its origin is
+/// free, and counts them.
 #[derive(Clone)]
-struct CountConnections<S> {
-    inner: S,
+struct Dialer {
+    tcp: HttpConnector,
+    origins: Arc<Origins>,
+    proxies: Option<Arc<Matcher>>,
     stats: Arc<Stats>,
 }
 
-impl<S, R> Service<R> for CountConnections<S>
-where
-    S: Service<R>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+impl Service<Uri> for Dialer {
+    type Response = Slotted;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Slotted, BoxError>> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
-        let connecting = self.inner.call(request);
-        // Outside a request's scope (a connect the pool finishes in the background) there is
-        // nobody to tell.
-        let _ = OPENED_CONNECTION.try_with(|opened| opened.set(true));
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let mut tcp = self.tcp.clone();
+        let origin = self.origins.of(&uri);
+        let route = route(self.proxies.as_deref(), &uri);
         let stats = self.stats.clone();
         Box::pin(async move {
-            let connection = connecting.await?;
+            let slot = origin.slots.clone().acquire_owned().await?;
+            let (io, proxied) = match route {
+                Route::Direct => (tcp.call(uri).await?, false),
+                Route::HttpProxy { proxy, .. } => (tcp.call(proxy).await?, true),
+                Route::Tunnel { proxy, auth } => {
+                    let mut tunnel = Tunnel::new(proxy, tcp);
+                    if let Some(auth) = auth {
+                        tunnel = tunnel.with_auth(auth);
+                    }
+                    (tunnel.call(uri).await?, false)
+                }
+            };
             stats.connections_opened.fetch_add(1, Relaxed);
-            Ok(connection)
+            Ok(Slotted {
+                io,
+                proxied,
+                origin,
+                last_data_at: AtomicU64::new(0),
+                epoch: Instant::now(),
+                _slot: slot,
+            })
         })
+    }
+}
+
+/// A connection and the slot it holds: the slot frees when hyper drops the connection.
+struct Slotted {
+    io: TokioIo<TcpStream>,
+    proxied: bool,
+    origin: Arc<Origin>,
+    /// When data last arrived, in microseconds since `epoch` (0: never).
+    last_data_at: AtomicU64,
+    epoch: Instant,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Slotted {
+    fn micros_since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// hyper keeps reading an idle kept-alive connection to notice when the server closes it;
+    /// an end of stream right after an answer means the server closes after every answer.
+    fn note_read(&self, filled: usize) {
+        let now = self.micros_since_epoch();
+        if filled > 0 {
+            self.last_data_at.store(now.max(1), Relaxed);
+            return;
+        }
+        let last = self.last_data_at.load(Relaxed);
+        let window = u64::try_from(SILENT_CLOSE_WINDOW.as_micros()).unwrap_or(u64::MAX);
+        if last > 0 && now.saturating_sub(last) < window {
+            self.origin.learn_closes_silently();
+        }
+    }
+}
+
+impl Connection for Slotted {
+    fn connected(&self) -> Connected {
+        self.io.connected().proxy(self.proxied)
+    }
+}
+
+impl Read for Slotted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Read through a tokio ReadBuf so the number of bytes filled is known.
+        let unfilled = unsafe { buf.as_mut() };
+        let mut tokio_buf = tokio::io::ReadBuf::uninit(unfilled);
+        let polled = {
+            let io = self.io.inner_mut();
+            tokio::io::AsyncRead::poll_read(Pin::new(io), cx, &mut tokio_buf)
+        };
+        if let Poll::Ready(Ok(())) = polled {
+            let filled = tokio_buf.filled().len();
+            unsafe { buf.advance(filled) };
+            self.note_read(filled);
+        }
+        polled
+    }
+}
+
+impl Write for Slotted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 }

@@ -224,7 +224,7 @@ proptest! {
         prop_assert_eq!(percent_decode(&segment), agent_id.as_bytes().to_vec());
 
         let url = format!("http://letta.internal:8283/v1/agents/{segment}/tools");
-        let parsed = reqwest::Url::parse(&url);
+        let parsed = url::Url::parse(&url);
         prop_assert!(parsed.is_ok(), "{url:?}");
         let parsed = parsed.unwrap();
         prop_assert_eq!(parsed.host_str(), Some("letta.internal"));
