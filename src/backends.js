@@ -8,27 +8,17 @@ const fs = require('node:fs');
 const log = require('./log');
 const { runLegacyScript } = require('./legacy');
 
-// A URL may carry credentials (https://user:password@host); logs and /health must not.
-function withoutCredentials(url) {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1***@');
-}
-
-function visibleSettings(client) {
-  const settings = client.settings();
-  for (const key of ['toolSelectorUrl', 'attachUrl', 'lettaApiUrl']) settings[key] = withoutCredentials(settings[key]);
-  return settings;
-}
-
 function nativeBackend(addon) {
   // Throws on an unusable configuration (a malformed URL...): no backend could serve it.
   const client = new addon.ToolSelectorClient();
-  const settings = visibleSettings(client);
+  // settings() shows no secret: credentials only as booleans, URL user-info as ***.
+  const settings = client.settings();
   return {
     name: 'native',
     description: `native client; Tool Selector at ${settings.toolSelectorUrl}, Letta API at ${settings.lettaApiUrl}`,
     call: (args, { signal }) => client.findTools(args, { signal }),
     stats: () => client.stats(),
-    health: () => ({ settings: visibleSettings(client), stats: client.stats() }),
+    health: () => ({ settings: client.settings(), stats: client.stats() }),
     close: () => client.close(),
   };
 }
