@@ -13,29 +13,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 
+mod common;
+
+use common::ORACLE;
 use letta_find_tools::pyjson::{self, PyStr, Value};
 use proptest::prelude::*;
-
-/// One long-lived python3 that answers a hex-encoded document per line with
-/// `ERR <exception>` or `OK <hex ensure_ascii=False> <hex ensure_ascii=True>`. Python writes an
-/// unpaired surrogate raw (which UTF-8 cannot carry) where pyjson writes a `\udXXX` escape, so
-/// the oracle escapes those the same way; it is the only difference allowed.
-const ORACLE: &str = r#"
-import json, re, sys
-surrogate = re.compile('[\ud800-\udfff]')
-def escape_surrogates(text):
-    return surrogate.sub(lambda m: '\\u%04x' % ord(m.group()), text)
-for line in sys.stdin:
-    text = bytes.fromhex(line.strip()).decode('utf-8')
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        print('ERR', type(e).__name__, flush=True)
-        continue
-    plain = escape_surrogates(json.dumps(obj, ensure_ascii=False)).encode('utf-8')
-    ascii = json.dumps(obj, ensure_ascii=True).encode('ascii')
-    print('OK', plain.hex(), ascii.hex(), flush=True)
-"#;
 
 struct Oracle {
     _child: Child,

@@ -4,31 +4,12 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod common;
+
+use common::ORACLE;
 use letta_find_tools::pyjson::{self, PyStr, Value};
 
 const DOCUMENTS: usize = 10_000;
-
-/// Reads hex-encoded UTF-8 documents, one a line, and prints for each either
-/// `ERR <exception>` or `OK <hex ensure_ascii=False> <hex ensure_ascii=True>`.
-/// Python emits unpaired surrogates raw (and UTF-8 cannot carry them), so in the
-/// ensure_ascii=False form they are replaced by the `\udXXX` escape pyjson writes instead;
-/// they can only occur inside string literals, so that is the only difference allowed.
-const ORACLE: &str = r#"
-import json, re, sys
-surrogate = re.compile('[\ud800-\udfff]')
-def escape_surrogates(text):
-    return surrogate.sub(lambda m: '\\u%04x' % ord(m.group()), text)
-for line in sys.stdin:
-    text = bytes.fromhex(line.strip()).decode('utf-8')
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        print('ERR', type(e).__name__)
-        continue
-    plain = escape_surrogates(json.dumps(obj, ensure_ascii=False)).encode('utf-8')
-    ascii = json.dumps(obj, ensure_ascii=True).encode('ascii')
-    print('OK', plain.hex(), ascii.hex())
-"#;
 
 /// SplitMix64: tiny, deterministic, good enough to spread choices.
 struct Rng(u64);
