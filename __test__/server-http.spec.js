@@ -288,3 +288,48 @@ test('SIGTERM stops accepting, lets the call in flight finish, and exits 0', asy
   expect(await server.exited()).toEqual({ code: 0, signal: null });
   await session.close();
 });
+
+describe('sessions a client abandons', () => {
+  let server;
+  beforeAll(async () => {
+    server = await startHttpServer({ ...env, SESSION_IDLE_TIMEOUT_MS: '400' });
+  });
+  afterAll(async () => {
+    expect(await server.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  test('are closed once idle for SESSION_IDLE_TIMEOUT_MS, and their id is then unknown', async () => {
+    const opened = await request(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: MCP_HEADERS,
+      body: JSON.stringify(INITIALIZE),
+    });
+    const sessionId = opened.headers['mcp-session-id'];
+    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const sessions = async () => JSON.parse((await request(`${server.url}/health`)).text).sessions;
+    expect(await sessions()).toBe(1);
+    // Bounded wait: the sweep runs every 200 ms here; 10 s means it never did.
+    for (let tries = 0; tries < 100 && (await sessions()) > 0; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await sessions()).toBe(0);
+    const reused = await request(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(reused.status).toBe(404);
+  });
+
+  test('a session in use is kept', async () => {
+    const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
+    try {
+      for (let i = 0; i < 4; i += 1) {
+        expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    } finally {
+      await session.close();
+    }
+  });
+});

@@ -15,6 +15,7 @@ const DEFAULT_HOST = '0.0.0.0';
 const DEFAULT_PROCESS_TIMEOUT_MS = 30000;
 const MIN_PROCESS_TIMEOUT_MS = 5000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10000;
+const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 
 function text(env, name) {
   const value = env[name];
@@ -70,7 +71,11 @@ function readServerConfig(env = process.env) {
       readHeader: flag(env, 'ENABLE_AGENT_ID_HEADER', true),
       debugSource: flag(env, 'DEBUG_AGENT_ID_SOURCE', false),
     },
-    http: { port: port(env), host: text(env, 'HOST') || DEFAULT_HOST },
+    http: {
+      port: port(env),
+      host: text(env, 'HOST') || DEFAULT_HOST,
+      sessionIdleTimeoutMs: positiveMilliseconds(env, 'SESSION_IDLE_TIMEOUT_MS', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
+    },
     shutdownTimeoutMs: positiveMilliseconds(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
   };
 }

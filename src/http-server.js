@@ -14,6 +14,8 @@ const MCP_PATH = '/mcp';
 const MAX_BODY_BYTES = 1024 * 1024;
 // After the sessions close, how long their last responses get to reach the clients.
 const FLUSH_TIMEOUT_MS = 1000;
+// How often idle sessions are looked for, at most.
+const SWEEP_INTERVAL_MS = 60 * 1000;
 
 // Error codes as the SDK's transport answers them, so a client sees one vocabulary.
 const PARSE_ERROR = -32700;
@@ -68,18 +70,58 @@ function listen(server, port, host) {
 }
 
 /**
+ * Sessions by id, each with its MCP server and when it was last used. A client that never
+ * sends DELETE (it crashed, or forgot) would otherwise keep its session for the life of the
+ * process: sessions idle for idleTimeoutMs, with no response open, are closed.
+ */
+function sessionTable(idleTimeoutMs) {
+  const sessions = new Map();
+  const sweep = () => {
+    const idleSince = Date.now() - idleTimeoutMs;
+    for (const session of sessions.values()) {
+      if (session.openResponses === 0 && session.lastActive < idleSince) session.server.close();
+    }
+  };
+  const sweeper = setInterval(sweep, Math.min(SWEEP_INTERVAL_MS, idleTimeoutMs / 2));
+  sweeper.unref();
+  return {
+    get size() {
+      return sessions.size;
+    },
+    servers: () => [...sessions.values()].map((session) => session.server),
+    add(sessionId, server) {
+      sessions.set(sessionId, { server, lastActive: Date.now(), openResponses: 0 });
+    },
+    delete: (sessionId) => sessions.delete(sessionId),
+    /** The session's server, marked in use until res closes; undefined for an unknown id. */
+    use(sessionId, res) {
+      const session = sessions.get(sessionId);
+      if (!session) return undefined;
+      session.openResponses += 1;
+      session.lastActive = Date.now();
+      res.once('close', () => {
+        session.openResponses -= 1;
+        session.lastActive = Date.now();
+      });
+      return session.server;
+    },
+    stopSweeping: () => clearInterval(sweeper),
+  };
+}
+
+/**
  * Starts serving. createSession() returns a fresh, unconnected MCP Server; backend, inFlight
  * and metrics feed /health and /metrics. Resolves to {port, sessionCount(), stopAccepting(), close()}.
  */
-async function startHttpServer({ host, port, createSession, backend, inFlight, metrics }) {
-  const sessions = new Map();
+async function startHttpServer({ host, port, sessionIdleTimeoutMs, createSession, backend, inFlight, metrics }) {
+  const sessions = sessionTable(sessionIdleTimeoutMs);
   let stopping = false;
 
   async function openSession(req, res, body) {
     const server = createSession();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      onsessioninitialized: (sessionId) => sessions.set(sessionId, server),
+      onsessioninitialized: (sessionId) => sessions.add(sessionId, server),
     });
     transport.onclose = () => sessions.delete(transport.sessionId);
     await server.connect(transport);
@@ -108,7 +150,7 @@ async function startHttpServer({ host, port, createSession, backend, inFlight, m
     }
     const sessionId = req.headers['mcp-session-id'];
     if (sessionId !== undefined) {
-      const server = sessions.get(sessionId);
+      const server = sessions.use(sessionId, res);
       if (!server) return sendJsonRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
       return server.transport.handleRequest(req, res, body);
     }
@@ -168,7 +210,8 @@ async function startHttpServer({ host, port, createSession, backend, inFlight, m
     /** Closes every session, which ends their streams, lets the last responses go out, then drops every connection. */
     async close() {
       if (!closed) this.stopAccepting();
-      await Promise.all([...sessions.values()].map((server) => server.close()));
+      sessions.stopSweeping();
+      await Promise.all(sessions.servers().map((server) => server.close()));
       await openResponses.whenIdle(FLUSH_TIMEOUT_MS);
       httpServer.closeAllConnections();
       await closed;
