@@ -26,8 +26,9 @@ use crate::client::{CallError, ToolSelector};
 use crate::config::{ClientOptions as CoreOptions, ConfigError};
 use crate::settle::Settlement;
 
-/// Worker threads of the process-wide runtime. One is enough to drive thousands of sockets,
-/// and it hands results back to Node far faster than a larger pool (see BENCHMARKS.md).
+/// Worker threads of the process-wide runtime. One drives thousands of sockets and is the
+/// quickest for a sequential caller, the usual MCP pattern; a second one buys throughput under
+/// sustained concurrent load (see BENCHMARKS.md).
 const WORKER_THREADS_VARIABLE: &str = "FIND_TOOLS_WORKER_THREADS";
 
 #[napi_derive::module_init]
@@ -456,8 +457,18 @@ fn call_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
 
 /// A promise already rejected with `error`, so misuse surfaces where the caller awaits.
 /// `InvalidArg` errors become a real `TypeError`, as JS callers expect for a wrong type.
+/// A getter or Proxy on `args` that throws leaves its exception pending: it is taken back and
+/// becomes the rejection, so the caller sees its own error, asynchronously like any other.
 fn rejected<'env>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, String>> {
-    let reason = if error.status == Status::InvalidArg {
+    let mut pending = false;
+    napi::check_status!(unsafe { napi::sys::napi_is_exception_pending(env.raw(), &mut pending) })?;
+    let reason = if pending {
+        let mut exception = std::ptr::null_mut();
+        napi::check_status!(unsafe {
+            napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception)
+        })?;
+        exception
+    } else if error.status == Status::InvalidArg {
         unsafe { JsTypeError::from(error).into_value(env.raw()) }
     } else {
         unsafe { JsError::from(error).into_value(env.raw()) }
