@@ -81,15 +81,25 @@ export interface ClientOptions {
  * are shown as `***`.
  */
 export interface ClientSettings {
+  /** Tool Selector base URL. */
   toolSelectorUrl: string
+  /** Where the attach request goes. */
   attachUrl: string
+  /** Letta API base, ending in `/v1`. */
   lettaApiUrl: string
+  /** Budget of a whole call. */
   timeoutMs: number
+  /** Most connections (and requests in flight) per upstream. */
   connections: number
+  /** Upper bound of `limit`. */
   maxLimit: number
+  /** The find_tools id is configured, so no lookup is made. */
   fixedToolId: boolean
+  /** An `X-BARE-PASSWORD` is sent on the attach request. */
   hasPassword: boolean
+  /** A bearer token is sent on the attach request. */
   hasBearerToken: boolean
+  /** A bearer token is sent on lookups. */
   hasLettaPassword: boolean
 }
 
@@ -142,25 +152,28 @@ export interface FindToolsArgs {
    * The agent to attach tools to; sent only when non-empty, and used to look up the id of
    * the agent's own find_tools tool.
    */
-  agentId?: string
+  agent_id?: string
   /**
    * Tool ids to keep attached: a comma-separated string or a list. The find_tools id is
    * always kept, first.
    */
-  keepTools?: string | Array<string>
+  keep_tools?: string | Array<string>
   /**
    * How many tools to attach (number or numeric string): floored, clamped to
    * `[1, FIND_TOOLS_MAX_LIMIT]`; missing or not a finite number → 10.
    */
   limit?: number | string
   /** Minimum match score 0–100 (number or numeric string); missing or not finite → 50. */
-  minScore?: number | string
+  min_score?: number | string
   /** Ask Letta for a heartbeat: a boolean, or the string "true" in any case. */
-  requestHeartbeat?: boolean | string
+  request_heartbeat?: boolean | string
 }
 
+/** One bucket of the latency histogram, Prometheus style. */
 export interface LatencyBucket {
+  /** Upper bound, milliseconds. */
   le: number
+  /** Calls that took at most `le` milliseconds (cumulative). */
   count: number
 }
 

@@ -377,3 +377,12 @@ describe('client lifecycle and secrets', () => {
     await upstream.close();
   });
 });
+
+describe('the generated types', () => {
+  test('name the arguments exactly as the addon reads them (snake_case, as legacy)', () => {
+    const types = require('node:fs').readFileSync(require.resolve('../binding.d.ts'), 'utf8');
+    const argsInterface = types.slice(types.indexOf('export interface FindToolsArgs'));
+    const fields = [...argsInterface.slice(0, argsInterface.indexOf('\n}')).matchAll(/^ {2}(\w+)\?:/gm)].map((m) => m[1]);
+    expect(fields).toEqual(['query', 'agent_id', 'keep_tools', 'limit', 'min_score', 'request_heartbeat']);
+  });
+});

@@ -77,16 +77,20 @@ pub struct FindToolsArgs {
     pub query: Option<String>,
     /// The agent to attach tools to; sent only when non-empty, and used to look up the id of
     /// the agent's own find_tools tool.
+    #[napi(js_name = "agent_id")]
     pub agent_id: Option<String>,
     /// Tool ids to keep attached: a comma-separated string or a list. The find_tools id is
     /// always kept, first.
+    #[napi(js_name = "keep_tools")]
     pub keep_tools: Option<Either<String, Vec<String>>>,
     /// How many tools to attach (number or numeric string): floored, clamped to
     /// `[1, FIND_TOOLS_MAX_LIMIT]`; missing or not a finite number → 10.
     pub limit: Option<Either<f64, String>>,
     /// Minimum match score 0–100 (number or numeric string); missing or not finite → 50.
+    #[napi(js_name = "min_score")]
     pub min_score: Option<Either<f64, String>>,
     /// Ask Letta for a heartbeat: a boolean, or the string "true" in any case.
+    #[napi(js_name = "request_heartbeat")]
     pub request_heartbeat: Option<Either<bool, String>>,
 }
 
@@ -169,9 +173,12 @@ pub struct ClientStats {
     pub latency_buckets: Vec<LatencyBucket>,
 }
 
+/// One bucket of the latency histogram, Prometheus style.
 #[napi(object)]
 pub struct LatencyBucket {
+    /// Upper bound, milliseconds.
     pub le: f64,
+    /// Calls that took at most `le` milliseconds (cumulative).
     pub count: f64,
 }
 
@@ -179,15 +186,25 @@ pub struct LatencyBucket {
 /// are shown as `***`.
 #[napi(object)]
 pub struct ClientSettings {
+    /// Tool Selector base URL.
     pub tool_selector_url: String,
+    /// Where the attach request goes.
     pub attach_url: String,
+    /// Letta API base, ending in `/v1`.
     pub letta_api_url: String,
+    /// Budget of a whole call.
     pub timeout_ms: f64,
+    /// Most connections (and requests in flight) per upstream.
     pub connections: u32,
+    /// Upper bound of `limit`.
     pub max_limit: u32,
+    /// The find_tools id is configured, so no lookup is made.
     pub fixed_tool_id: bool,
+    /// An `X-BARE-PASSWORD` is sent on the attach request.
     pub has_password: bool,
+    /// A bearer token is sent on the attach request.
     pub has_bearer_token: bool,
+    /// A bearer token is sent on lookups.
     pub has_letta_password: bool,
 }
 
