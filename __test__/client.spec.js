@@ -5,6 +5,7 @@
 const http = require('node:http');
 const { ToolSelectorClient } = require('..');
 const { startUpstream } = require('./helpers/upstream');
+const { localClient } = require('./helpers/client');
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: { a: 1 } });
 const OK_LINE = '{"status": "success", "message": "ok", "details": {"a": 1}}';
@@ -26,18 +27,7 @@ function selectorAndLetta({ agentTools = [{ name: 'find_tools', id: 'tool-ft' }]
   });
 }
 
-function clientFor(upstream, env = {}, options = {}) {
-  return new ToolSelectorClient({
-    env: {
-      TOOLS_API_BASE_URL: upstream.url,
-      TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
-      LETTA_API_URL: upstream.url,
-      TOOLS_API_TIMEOUT: '5',
-      ...env,
-    },
-    ...options,
-  });
-}
+const clientFor = (upstream, env, options) => localClient(upstream.url, env, options);
 
 // The addon's errors come from Node's main realm, not jest's sandbox: match by name, not class.
 const typeError = (message) => ({ name: 'TypeError', message: expect.stringMatching(message) });

@@ -8,6 +8,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { ToolSelectorClient } = require('..');
 const { startUpstream } = require('./helpers/upstream');
+const { localClient } = require('./helpers/client');
 const { startRawUpstream, head, refusedPort } = require('./fixtures/hostile-upstream');
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: { a: 1 } });
@@ -22,18 +23,7 @@ const HUNG_MS = 8000;
 const okResponse = (body = OK_BODY) =>
   head(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }) + body;
 
-function clientFor(url, env = {}, options = {}) {
-  return new ToolSelectorClient({
-    env: {
-      TOOLS_API_BASE_URL: url,
-      TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
-      FIND_TOOLS_TOOL_ID: 'tool-ft',
-      TOOLS_API_TIMEOUT: '5',
-      ...env,
-    },
-    ...options,
-  });
-}
+const clientFor = (url, env, options) => localClient(url, { FIND_TOOLS_TOOL_ID: 'tool-ft', ...env }, options);
 
 /** The call's line and how long it took. */
 async function timed(promise) {

@@ -7,6 +7,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { ToolSelectorClient } = require('..');
 const { startUpstream } = require('./helpers/upstream');
+const { localClient } = require('./helpers/client');
 const { startRawUpstream, head, refusedPort } = require('./fixtures/hostile-upstream');
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: null });
@@ -36,18 +37,7 @@ afterEach(() => {
   expect(canary.requests).toEqual([]);
 });
 
-function clientFor(env = {}, options = {}) {
-  return new ToolSelectorClient({
-    env: {
-      TOOLS_API_BASE_URL: upstream.url,
-      TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
-      LETTA_API_URL: upstream.url,
-      TOOLS_API_TIMEOUT: '5',
-      ...env,
-    },
-    ...options,
-  });
-}
+const clientFor = (env, options) => localClient(upstream.url, env, options);
 
 const attachBodies = () => upstream.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(r.body));
 // What a JS string becomes as UTF-8 (a lone surrogate turns into U+FFFD, as in Buffer.from).
