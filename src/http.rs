@@ -135,10 +135,12 @@ impl HttpClient {
         if let Some(token) = bearer {
             headers.insert(AUTHORIZATION, header_value(&format!("Bearer {token}"))?);
         }
+        let origin = self.origins.of(&uri);
         let mut retries = IDEMPOTENT_RETRIES;
         loop {
-            let request = self.request(Method::GET, &uri, headers.clone(), Bytes::new())?;
-            match self.send(Upstream::Letta, request).await {
+            let request =
+                self.request(Method::GET, &uri, &origin, headers.clone(), Bytes::new())?;
+            match self.send(Upstream::Letta, &origin, request).await {
                 Err(Sent::Dropped) if retries > 0 => retries -= 1,
                 outcome => return outcome.map_err(Sent::into_failure),
             }
@@ -156,8 +158,9 @@ impl HttpClient {
         let uri = parse_uri(url)?;
         let mut headers = json_headers();
         headers.extend(extra_headers);
-        let request = self.request(Method::POST, &uri, headers, Bytes::from(body))?;
-        self.send(Upstream::ToolSelector, request)
+        let origin = self.origins.of(&uri);
+        let request = self.request(Method::POST, &uri, &origin, headers, Bytes::from(body))?;
+        self.send(Upstream::ToolSelector, &origin, request)
             .await
             .map_err(Sent::into_failure)
     }
@@ -166,6 +169,7 @@ impl HttpClient {
         &self,
         method: Method,
         uri: &Uri,
+        origin: &Origin,
         mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, Failure> {
@@ -176,7 +180,7 @@ impl HttpClient {
                 headers.insert(PROXY_AUTHORIZATION, auth);
             }
         }
-        if self.origins.of(uri).closes_silently.load(Relaxed) {
+        if origin.closes_silently.load(Relaxed) {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         let mut request = Request::builder()
@@ -188,7 +192,12 @@ impl HttpClient {
         Ok(request)
     }
 
-    async fn send(&self, upstream: Upstream, request: Request<Full<Bytes>>) -> Result<Reply, Sent> {
+    async fn send(
+        &self,
+        upstream: Upstream,
+        origin: &Origin,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Reply, Sent> {
         let pool = self
             .pool
             .read()
@@ -204,16 +213,15 @@ impl HttpClient {
             .await
             .map_err(|_| Sent::Failed(Failure::Closed))?;
         self.stats.upstream_requests.fetch_add(1, Relaxed);
-        let origin = self.origins.of(request.uri());
         let response = pool
             .request(request)
             .await
-            .map_err(|e| self.failed(&origin, &e, !e.is_connect()))?;
+            .map_err(|e| self.failed(origin, &e, !e.is_connect()))?;
         let status = response.status().as_u16();
         let mut incoming = response.into_body();
         let mut body = Vec::new();
         while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(|e| self.failed(&origin, &e, true))?;
+            let frame = frame.map_err(|e| self.failed(origin, &e, true))?;
             if let Ok(data) = frame.into_data() {
                 if body.len() + data.len() > self.max_response_bytes {
                     return Err(Sent::Failed(Failure::TooLarge));
