@@ -406,4 +406,4 @@ async function startSandbox(options = {}) {
   }
 }
 
-module.exports = { startSandbox, CATALOGUE, FIND_TOOLS_TOOL, scoreTool, selectTools, pythonFloatRepr };
+module.exports = { startSandbox, CATALOGUE, FIND_TOOLS_TOOL, scoreTool, selectTools, pythonFloatRepr, readBody };

@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { readBody } = require('../../sandbox/server');
 
 const GOLDENS_PATH = path.join(__dirname, '..', '..', '..', 'shared', 'legacy', 'goldens.json');
 
@@ -16,15 +17,6 @@ const ATTACH_SUFFIX = '/api/v1/tools/attach';
 
 function loadGoldens() {
   return JSON.parse(fs.readFileSync(GOLDENS_PATH, 'utf8'));
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function answerHandlerFailure(res, error) {
@@ -39,6 +31,30 @@ function closeServer(server, sockets) {
   const serverClosed = new Promise((resolve) => server.close(() => resolve()));
   for (const socket of sockets) socket.destroy();
   return Promise.all([serverClosed, ...socketsClosed]).then(() => undefined);
+}
+
+/**
+ * Listens on 127.0.0.1 (an ephemeral port) with every accepted socket counted and tracked, so
+ * close() can end them all. Works for http and raw net servers alike.
+ */
+async function serveOnLoopback(server) {
+  const sockets = new Set();
+  let connectionCount = 0;
+  server.on('connection', (socket) => {
+    connectionCount += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    connections: () => connectionCount,
+    openSockets: () => sockets.size,
+    close: () => closeServer(server, sockets),
+  };
 }
 
 /**
@@ -58,8 +74,6 @@ function answerAfter(res, delayMs, answer) {
  */
 async function startUpstream(handler) {
   const requests = [];
-  const sockets = new Set();
-  let connectionCount = 0;
   const server = http.createServer(async (req, res) => {
     try {
       const body = await readBody(req);
@@ -69,22 +83,7 @@ async function startUpstream(handler) {
       answerHandlerFailure(res, error);
     }
   });
-  server.on('connection', (socket) => {
-    connectionCount += 1;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    requests,
-    connections: () => connectionCount,
-    openSockets: () => sockets.size,
-    close: () => closeServer(server, sockets),
-  };
+  return { ...(await serveOnLoopback(server)), requests };
 }
 
 function sendJson(res, status, value) {
@@ -179,4 +178,4 @@ function envForCase(goldenCase, { toolSelectorUrl, lettaUrl }) {
   );
 }
 
-module.exports = { startUpstream, startGoldenUpstream, loadGoldens, envForCase, answerAfter, GOLDENS_PATH };
+module.exports = { startUpstream, serveOnLoopback, startGoldenUpstream, loadGoldens, envForCase, answerAfter, GOLDENS_PATH };
