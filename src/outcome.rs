@@ -30,10 +30,10 @@ pub fn from_reply(reply: &Reply) -> (String, Kind) {
         let message = object
             .get("message")
             .cloned()
-            .unwrap_or_else(|| Value::Str(PyStr::Utf8(DEFAULT_SUCCESS_MESSAGE.to_owned())));
+            .unwrap_or_else(|| Value::str(DEFAULT_SUCCESS_MESSAGE));
         let details = object.get("details").cloned().unwrap_or(Value::Null);
         let line = render(vec![
-            field("status", Value::Str(PyStr::Utf8("success".to_owned()))),
+            field("status", Value::str("success")),
             field("message", message),
             field("details", details),
         ]);
@@ -41,10 +41,10 @@ pub fn from_reply(reply: &Reply) -> (String, Kind) {
     }
     let message = match object.get("error") {
         Some(error) if error.is_truthy() => error.clone(),
-        _ => Value::Str(PyStr::Utf8(format!("HTTP {}", reply.status))),
+        _ => Value::str(format!("HTTP {}", reply.status)),
     };
     let mut fields = vec![
-        field("status", Value::Str(PyStr::Utf8("error".to_owned()))),
+        field("status", Value::str("error")),
         field("message", message),
     ];
     if let Some(details) = object.get("details").filter(|d| d.is_truthy()) {
@@ -59,12 +59,10 @@ pub fn from_failure(failure: &Failure) -> (String, Kind) {
         Failure::Transport => (UNREACHABLE.to_owned(), Kind::Error),
         Failure::TooLarge => (
             render(vec![
-                field("status", Value::Str(PyStr::Utf8("error".to_owned()))),
+                field("status", Value::str("error")),
                 field(
                     "message",
-                    Value::Str(PyStr::Utf8(
-                        "Tool selector response exceeded the size limit.".to_owned(),
-                    )),
+                    Value::str("Tool selector response exceeded the size limit."),
                 ),
             ]),
             Kind::Error,
@@ -79,7 +77,7 @@ fn http_status_error(status: u16) -> String {
 }
 
 fn field(key: &str, value: Value) -> (PyStr, Value) {
-    (PyStr::Utf8(key.to_owned()), value)
+    (PyStr::from(key), value)
 }
 
 fn render(fields: Vec<(PyStr, Value)>) -> String {
