@@ -1,10 +1,13 @@
 'use strict';
 
 // The addon inside real processes and worker threads: the default client, exiting promptly
-// with idle pooled sockets, process.exit() with calls in flight, four workers at once.
+// with idle pooled sockets, process.exit() with calls in flight, four workers at once, workers
+// torn down under pending calls, and async context across the hop to the runtime and back.
+const { AsyncLocalStorage } = require('node:async_hooks');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
+const { localClient } = require('./helpers/client');
 const { startUpstream } = require('./helpers/upstream');
 
 const CHILD = path.join(__dirname, 'fixtures', 'child.js');
@@ -93,4 +96,46 @@ test('the main thread keeps calling after worker threads that used the addon hav
   expect(signal).toBeNull();
   expect(code).toBe(0);
   expect(lines[0].line).toBe(OK_LINE);
+});
+
+test('a worker terminated with calls in flight leaves the process and the runtime working', async () => {
+  // Answers come late, so the worker is gone before any of its calls can settle.
+  const late = await startUpstream(
+    (req, res) =>
+      new Promise((resolve) => {
+        setTimeout(() => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(OK_BODY);
+          resolve();
+        }, 300);
+      }),
+  );
+  const { code, signal, lines, stderr } = await runChild(
+    'terminate-in-flight',
+    { TOOLS_API_BASE_URL: late.url, TOOLS_API_ALLOW_INSECURE_HTTP: 'true', FIND_TOOLS_TOOL_ID: 'tool-ft' },
+  );
+  const attaches = late.requests.filter((r) => r.method === 'POST').length;
+  await late.close();
+  expect(stderr).not.toMatch(/panic|Segmentation|Abort/i);
+  expect(signal).toBeNull();
+  expect(code).toBe(0);
+  expect(lines[0].line).toBe(OK_LINE);
+  expect(lines[0].stats).toMatchObject({ calls: 1, inFlight: 0 });
+  // The worker's ten calls really were upstream when it was terminated.
+  expect(attaches).toBe(11);
+});
+
+test('async context set before a call is the context after it resolves', async () => {
+  const client = localClient(upstream.url, { FIND_TOOLS_TOOL_ID: 'tool-ft' });
+  const context = new AsyncLocalStorage();
+  const seen = await Promise.all(
+    ['a', 'b', 'c'].map((name) =>
+      context.run({ name }, async () => {
+        const line = await client.findTools({ query: name });
+        return { line, name: context.getStore().name };
+      }),
+    ),
+  );
+  client.close();
+  expect(seen).toEqual(['a', 'b', 'c'].map((name) => ({ line: OK_LINE, name })));
 });

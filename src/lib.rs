@@ -12,6 +12,7 @@ pub mod outcome;
 pub mod pyjson;
 mod settle;
 pub mod stats;
+mod uv;
 
 use std::sync::{Arc, Once};
 use std::time::Duration;

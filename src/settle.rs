@@ -1,20 +1,25 @@
 //! Settles the promises of calls that ran on the tokio runtime, many per wake-up of Node's
 //! thread.
 //!
-//! napi-rs's own future-to-promise bridge creates a threadsafe function (a libuv async handle
-//! and an environment cleanup hook) for every call and wakes Node's thread once per result.
-//! Here each JS thread has one threadsafe function: finished calls queue their results, the
-//! first one queued wakes the thread, and that wake-up settles everything queued by then. The
-//! function is referenced only while calls are pending, so an idle addon never keeps the
+//! Each JS thread has one libuv async handle: finished calls queue their results, the first
+//! one queued wakes the thread, and that wake-up settles everything queued by then. The
+//! handle is referenced only while calls are pending, so an idle addon never keeps the
 //! process alive.
+//!
+//! Not a napi threadsafe function: Node signals those while holding their queue's lock, so on
+//! a busy core the woken JS thread preempts the tokio thread, blocks on that lock and has to be
+//! switched out and back in, two extra context switches per call. Here the tokio thread
+//! releases every lock before it signals.
 
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use napi::bindgen_prelude::JsError;
 use napi::{check_status, sys, Env, Error, Result};
+
+use crate::uv::AsyncHandle;
 
 /// How a promise settles, as values built on Node's thread.
 pub enum Settlement {
@@ -31,25 +36,27 @@ struct Deferred(sys::napi_deferred);
 // carries it back through the queue.
 unsafe impl Send for Deferred {}
 
-struct Threadsafe(sys::napi_threadsafe_function);
-// napi documents threadsafe functions as callable from any thread.
-unsafe impl Send for Threadsafe {}
-
 struct Queue {
     items: Vec<(Deferred, Finish)>,
     wake_scheduled: bool,
-    /// `None` once the environment is torn down: later results have nowhere to go.
-    threadsafe: Option<Threadsafe>,
+    /// Set when the environment is torn down: later results have nowhere to go.
+    closed: bool,
 }
 
 struct Shared {
     queue: Mutex<Queue>,
+    /// Taken (and closed) at teardown; tokio threads signal under the read lock, so the handle
+    /// cannot be freed while one of them is using it. Node's thread never waits on it to settle.
+    wake: RwLock<Option<AsyncHandle>>,
 }
 
 /// The JS-thread side: one per Node environment (the main thread or a worker thread).
 struct Local {
+    env: sys::napi_env,
     shared: Arc<Shared>,
-    threadsafe: sys::napi_threadsafe_function,
+    /// The async resource the settling callbacks run in, for async_hooks and microtasks.
+    resource: sys::napi_ref,
+    async_context: sys::napi_async_context,
     pending: usize,
 }
 
@@ -82,22 +89,23 @@ impl Drop for Settler {
 }
 
 fn enqueue(shared: &Shared, deferred: Deferred, finish: Finish) {
-    let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(threadsafe) = queue.threadsafe.as_ref().map(|t| t.0) else {
-        return;
+    let wake = {
+        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.closed {
+            return;
+        }
+        queue.items.push((deferred, finish));
+        !std::mem::replace(&mut queue.wake_scheduled, true)
     };
-    queue.items.push((deferred, finish));
-    if !queue.wake_scheduled {
-        queue.wake_scheduled = true;
-        // Non-blocking on an unbounded queue: this only fails while the environment closes,
-        // and then nobody is left to settle for.
-        unsafe {
-            sys::napi_call_threadsafe_function(
-                threadsafe,
-                ptr::null_mut(),
-                sys::ThreadsafeFunctionCallMode::nonblocking,
-            )
-        };
+    if wake {
+        if let Some(handle) = shared
+            .wake
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            handle.send();
+        }
     }
 }
 
@@ -114,9 +122,7 @@ pub fn promise(env: &Env) -> Result<(sys::napi_value, Settler)> {
         let mut promise = ptr::null_mut();
         check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
         if local.pending == 0 {
-            check_status!(unsafe {
-                sys::napi_ref_threadsafe_function(env.raw(), local.threadsafe)
-            })?;
+            set_referenced(&local.shared, true);
         }
         local.pending += 1;
         Ok((
@@ -129,74 +135,96 @@ pub fn promise(env: &Env) -> Result<(sys::napi_value, Settler)> {
     })
 }
 
+fn set_referenced(shared: &Shared, referenced: bool) {
+    if let Some(handle) = shared
+        .wake
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        handle.set_referenced(referenced);
+    }
+}
+
 fn create_local(env: &Env) -> Result<Local> {
+    let mut event_loop = ptr::null_mut();
+    check_status!(unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut event_loop) })?;
+    let handle = AsyncHandle::new(event_loop, settle_queued).map_err(Error::from_reason)?;
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue {
             items: Vec::new(),
             wake_scheduled: false,
-            threadsafe: None,
+            closed: false,
         }),
+        wake: RwLock::new(Some(handle)),
     });
+    let mut resource_object = ptr::null_mut();
     let mut name = ptr::null_mut();
+    let mut resource = ptr::null_mut();
+    let mut async_context = ptr::null_mut();
+    check_status!(unsafe { sys::napi_create_object(env.raw(), &mut resource_object) })?;
     check_status!(unsafe {
         sys::napi_create_string_utf8(env.raw(), c"letta-find-tools".as_ptr(), 16, &mut name)
     })?;
-    // The threadsafe function owns one strong reference, released by its finalizer.
-    let context = Arc::into_raw(shared.clone()) as *mut c_void;
-    let mut threadsafe = ptr::null_mut();
-    let created = check_status!(unsafe {
-        sys::napi_create_threadsafe_function(
-            env.raw(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            name,
-            0,
-            1,
-            context,
-            Some(finalize_shared),
-            context,
-            Some(settle_queued),
-            &mut threadsafe,
-        )
-    });
-    if let Err(error) = created {
-        drop(unsafe { Arc::from_raw(context as *const Shared) });
-        return Err(error);
-    }
-    check_status!(unsafe { sys::napi_unref_threadsafe_function(env.raw(), threadsafe) })?;
-    shared
-        .queue
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .threadsafe = Some(Threadsafe(threadsafe));
-    // Registered after the threadsafe function, so it runs before Node finalizes it (cleanup
-    // hooks run in reverse order) and no tokio thread can call into a freed function.
     check_status!(unsafe {
-        sys::napi_add_env_cleanup_hook(env.raw(), Some(close_on_teardown), context)
+        sys::napi_create_reference(env.raw(), resource_object, 1, &mut resource)
+    })?;
+    check_status!(unsafe {
+        sys::napi_async_init(env.raw(), resource_object, name, &mut async_context)
+    })?;
+    check_status!(unsafe {
+        sys::napi_add_env_cleanup_hook(env.raw(), Some(close_on_teardown), ptr::null_mut())
     })?;
     Ok(Local {
+        env: env.raw(),
         shared,
-        threadsafe,
+        resource,
+        async_context,
         pending: 0,
     })
 }
 
-unsafe extern "C" fn settle_queued(
-    env: sys::napi_env,
-    _js_callback: sys::napi_value,
-    context: *mut c_void,
-    _data: *mut c_void,
-) {
-    if env.is_null() {
+/// The async handle's callback, on Node's thread: settles everything queued so far inside a
+/// callback scope, so the promise reactions run right after, as for any native callback.
+unsafe extern "C" fn settle_queued(_handle: *mut c_void) {
+    // Copied out: the reactions that run when the scope closes may start new calls, which
+    // borrow LOCAL again.
+    let Some((env, shared, resource, async_context)) = LOCAL.with(|cell| {
+        cell.borrow().as_ref().map(|local| {
+            (
+                local.env,
+                local.shared.clone(),
+                local.resource,
+                local.async_context,
+            )
+        })
+    }) else {
         return;
-    }
-    let shared = unsafe { &*(context as *const Shared) };
+    };
     let items = {
         let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.wake_scheduled = false;
         std::mem::take(&mut queue.items)
     };
-    let settled = items.len();
+    if items.is_empty() {
+        return;
+    }
+    LOCAL.with(|cell| {
+        if let Some(local) = cell.borrow_mut().as_mut() {
+            local.pending = local.pending.saturating_sub(items.len());
+            if local.pending == 0 {
+                set_referenced(&local.shared, false);
+            }
+        }
+    });
+    let mut handle_scope = ptr::null_mut();
+    let mut callback_scope = ptr::null_mut();
+    let mut resource_object = ptr::null_mut();
+    unsafe {
+        sys::napi_open_handle_scope(env, &mut handle_scope);
+        sys::napi_get_reference_value(env, resource, &mut resource_object);
+        sys::napi_open_callback_scope(env, resource_object, async_context, &mut callback_scope);
+    }
     let js_env = Env::from_raw(env);
     for (deferred, finish) in items {
         match finish(&js_env) {
@@ -212,36 +240,34 @@ unsafe extern "C" fn settle_queued(
             },
         };
     }
-    LOCAL.with(|cell| {
-        if let Some(local) = cell.borrow_mut().as_mut() {
-            local.pending = local.pending.saturating_sub(settled);
-            if local.pending == 0 {
-                unsafe { sys::napi_unref_threadsafe_function(env, local.threadsafe) };
-            }
-        }
-    });
-}
-
-unsafe extern "C" fn close_on_teardown(context: *mut c_void) {
-    let shared = unsafe { &*(context as *const Shared) };
-    let threadsafe = {
-        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        queue.items.clear();
-        queue.threadsafe.take()
-    };
-    LOCAL.with(|cell| cell.borrow_mut().take());
-    if let Some(threadsafe) = threadsafe {
-        unsafe {
-            sys::napi_release_threadsafe_function(
-                threadsafe.0,
-                sys::ThreadsafeFunctionReleaseMode::abort,
-            )
-        };
+    unsafe {
+        sys::napi_close_callback_scope(env, callback_scope);
+        sys::napi_close_handle_scope(env, handle_scope);
     }
 }
 
-unsafe extern "C" fn finalize_shared(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    drop(unsafe { Arc::from_raw(data as *const Shared) });
+unsafe extern "C" fn close_on_teardown(_data: *mut c_void) {
+    let Some(local) = LOCAL.with(|cell| cell.borrow_mut().take()) else {
+        return;
+    };
+    {
+        let mut queue = local.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.closed = true;
+        queue.items.clear();
+    }
+    let handle = local
+        .shared
+        .wake
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(handle) = handle {
+        handle.close();
+    }
+    unsafe {
+        sys::napi_async_destroy(local.env, local.async_context);
+        sys::napi_delete_reference(local.env, local.resource);
+    }
 }
 
 /// Rejects on Node's thread without touching the runtime: misuse fails as promptly as a
