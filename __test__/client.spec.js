@@ -284,6 +284,28 @@ describe('connection pool', () => {
     await upstream.close();
   });
 
+  test('once calls are over, no connection is opened while none is in flight', async () => {
+    // Lookups and attaches share this origin and its one connection: requests queue in hyper's
+    // pool, which races a connect against each queued checkout.
+    const upstream = await selectorAndLetta({
+      attach: (req, res) => setTimeout(() => sendJson(res, 200, OK_BODY), 2),
+    });
+    const client = clientFor(upstream, { FIND_TOOLS_KEEP_ALIVE_TIMEOUT_MS: '100' }, { connections: 1 });
+    try {
+      const lines = await Promise.all(Array.from({ length: 20 }, (_, i) => client.findTools({ agent_id: `agent-${i}` })));
+      expect(lines).toEqual(Array(20).fill(OK_LINE));
+      const openedDuringCalls = upstream.connections();
+      expect(client.stats().connectionsOpened).toBe(openedDuringCalls);
+      // Idle connections expire after 100 ms; a connect left over from the calls would go out then.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(upstream.connections()).toBe(openedDuringCalls);
+      expect(client.stats().connectionsOpened).toBe(openedDuringCalls);
+    } finally {
+      client.close();
+      await upstream.close();
+    }
+  });
+
   test('sequential calls reuse one connection', async () => {
     const upstream = await selectorAndLetta();
     const client = clientFor(upstream);

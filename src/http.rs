@@ -5,8 +5,8 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 
 use crate::config::{Config, ConfigError, ProxySettings};
@@ -213,6 +213,7 @@ impl HttpClient {
             .await
             .map_err(|_| Sent::Failed(Failure::Closed))?;
         self.stats.upstream_requests.fetch_add(1, Relaxed);
+        let _demand = origin.demand();
         let response = pool
             .request(request)
             .await
@@ -415,6 +416,10 @@ fn route(proxies: Option<&Matcher>, uri: &Uri) -> Route {
 struct Origin {
     /// `connections` slots, each held by one open connection.
     slots: Arc<Semaphore>,
+    /// Requests to this origin in hyper's pool: waiting for a connection or using one.
+    in_flight: AtomicUsize,
+    /// Signalled when `in_flight` falls to zero.
+    drained: Notify,
     /// Set once the origin is seen closing connections right after answering without
     /// `Connection: close`; from then on its requests ask for `Connection: close` themselves,
     /// so no request goes out on a connection the server is about to close.
@@ -423,6 +428,46 @@ struct Origin {
 }
 
 impl Origin {
+    fn new(per_origin: usize, authority: &str) -> Self {
+        Origin {
+            slots: Arc::new(Semaphore::new(per_origin)),
+            in_flight: AtomicUsize::new(0),
+            drained: Notify::new(),
+            closes_silently: AtomicBool::new(false),
+            authority: authority.to_owned(),
+        }
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    fn demand(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, SeqCst);
+        InFlight(self)
+    }
+
+    /// A slot for a new connection, as long as some request to this origin is in flight.
+    ///
+    /// hyper's pool races a connect against every checkout that finds no idle connection and,
+    /// when the checkout wins, lets the connect go on in the background. With every slot taken
+    /// that connect waits for one, and a slot frees when an idle connection expires: long after
+    /// the calls that started it are over, it would open a connection nobody asked for. It gives
+    /// up instead once nothing is in flight. (A connect made for a waiting request always sees
+    /// that request in flight.)
+    async fn slot_while_in_demand(&self) -> Result<OwnedSemaphorePermit, BoxError> {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            // Registered before the check, so a drain between the two still wakes this.
+            drained.as_mut().enable();
+            if self.in_flight.load(SeqCst) == 0 {
+                return Err("no request needs a new connection".into());
+            }
+            tokio::select! {
+                slot = self.slots.clone().acquire_owned() => return Ok(slot?),
+                () = &mut drained => {}
+            }
+        }
+    }
+
     fn learn_closes_silently(&self) {
         if !self.closes_silently.swap(true, Relaxed) {
             warn_once(&format!(
@@ -430,6 +475,17 @@ impl Origin {
                  its requests now ask for a new connection each (Connection: close)",
                 self.authority
             ));
+        }
+    }
+}
+
+/// A request in flight to an origin; see `Origin::slot_while_in_demand`.
+struct InFlight<'a>(&'a Origin);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, SeqCst) == 1 {
+            self.0.drained.notify_waiters();
         }
     }
 }
@@ -446,19 +502,13 @@ impl Origins {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known
             .entry(key)
-            .or_insert_with(|| {
-                Arc::new(Origin {
-                    slots: Arc::new(Semaphore::new(self.per_origin)),
-                    closes_silently: AtomicBool::new(false),
-                    authority: authority.to_owned(),
-                })
-            })
+            .or_insert_with(|| Arc::new(Origin::new(self.per_origin, authority)))
             .clone()
     }
 }
 
 /// Opens TCP connections (directly or through a proxy), each once a slot of its origin is
-/// free, and counts them.
+/// free and only while a request to that origin is in flight, and counts them.
 #[derive(Clone)]
 struct Dialer {
     tcp: HttpConnector,
@@ -482,7 +532,7 @@ impl Service<Uri> for Dialer {
         let route = route(self.proxies.as_deref(), &uri);
         let stats = self.stats.clone();
         Box::pin(async move {
-            let slot = origin.slots.clone().acquire_owned().await?;
+            let slot = origin.slot_while_in_demand().await?;
             let (io, proxied) = match route {
                 Route::Direct => (tcp.call(uri).await?, false),
                 Route::HttpProxy { proxy, .. } => (tcp.call(proxy).await?, true),
@@ -594,5 +644,65 @@ impl Write for Slotted {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connect_with_nothing_in_flight_gives_up_at_once() {
+        let origin = Origin::new(2, "example.test");
+        assert!(origin.slot_while_in_demand().await.is_err());
+        assert_eq!(origin.slots.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connect_for_a_request_in_flight_takes_a_free_slot() {
+        let origin = Origin::new(2, "example.test");
+        let _request = origin.demand();
+        let slot = origin.slot_while_in_demand().await.expect("a slot is free");
+        assert_eq!(origin.slots.available_permits(), 1);
+        drop(slot);
+        assert_eq!(origin.slots.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connect_waiting_for_a_slot_gives_up_when_the_requests_are_over() {
+        let origin = Arc::new(Origin::new(1, "example.test"));
+        let open_connection = origin.slots.clone().acquire_owned().await.unwrap();
+        let request = origin.demand();
+        let waiting = tokio::spawn({
+            let origin = origin.clone();
+            async move { origin.slot_while_in_demand().await.map(drop).is_err() }
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "it waits while the request is in flight"
+        );
+        drop(request);
+        assert!(
+            waiting.await.unwrap(),
+            "it gave up once nothing was in flight"
+        );
+        // The idle connection closing later frees a slot that nobody takes.
+        drop(open_connection);
+        assert_eq!(origin.slots.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connect_waiting_for_a_slot_takes_it_while_a_request_is_in_flight() {
+        let origin = Arc::new(Origin::new(1, "example.test"));
+        let open_connection = origin.slots.clone().acquire_owned().await.unwrap();
+        let _request = origin.demand();
+        let waiting = tokio::spawn({
+            let origin = origin.clone();
+            async move { origin.slot_while_in_demand().await.is_ok() }
+        });
+        tokio::task::yield_now().await;
+        drop(open_connection);
+        assert!(waiting.await.unwrap());
     }
 }
