@@ -19,7 +19,7 @@ function readSettings() {
     sequentialCalls: integer('BENCH_SEQUENTIAL_CALLS', 400),
     spawnCalls: integer('BENCH_SPAWN_CALLS', 8),
     phaseMs: integer('BENCH_PHASE_MS', 500),
-    sporadicCalls: integer('BENCH_SPORADIC_CALLS', 200),
+    sporadicCalls: integer('BENCH_SPORADIC_CALLS', 600),
     sporadicIntervalMs: integer('BENCH_SPORADIC_INTERVAL_MS', 5),
     sporadicBurstCalls: integer('BENCH_SPORADIC_BURST_CALLS', 40),
     // One in flight is the sequential phase (a closed loop of one), so it is not run twice.
