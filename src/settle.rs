@@ -147,17 +147,6 @@ fn set_referenced(shared: &Shared, referenced: bool) {
 }
 
 fn create_local(env: &Env) -> Result<Local> {
-    let mut event_loop = ptr::null_mut();
-    check_status!(unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut event_loop) })?;
-    let handle = AsyncHandle::new(event_loop, settle_queued).map_err(Error::from_reason)?;
-    let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue {
-            items: Vec::new(),
-            wake_scheduled: false,
-            closed: false,
-        }),
-        wake: RwLock::new(Some(handle)),
-    });
     let mut resource_object = ptr::null_mut();
     let mut name = ptr::null_mut();
     let mut resource = ptr::null_mut();
@@ -172,12 +161,24 @@ fn create_local(env: &Env) -> Result<Local> {
     check_status!(unsafe {
         sys::napi_async_init(env.raw(), resource_object, name, &mut async_context)
     })?;
+    let mut event_loop = ptr::null_mut();
+    check_status!(unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut event_loop) })?;
+    // Late, so a failed setup (tried again on the next call) leaves no handle on the loop; the
+    // cleanup hook comes last, because Node aborts when one is registered twice.
+    let handle = AsyncHandle::new(event_loop, settle_queued).map_err(Error::from_reason)?;
     check_status!(unsafe {
         sys::napi_add_env_cleanup_hook(env.raw(), Some(close_on_teardown), ptr::null_mut())
     })?;
     Ok(Local {
         env: env.raw(),
-        shared,
+        shared: Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                items: Vec::new(),
+                wake_scheduled: false,
+                closed: false,
+            }),
+            wake: RwLock::new(Some(handle)),
+        }),
         resource,
         async_context,
         pending: 0,
