@@ -58,6 +58,8 @@ unsafe fn symbol<T: Copy>(host: &libloading::Library, name: &[u8]) -> Result<T, 
 
 /// A `uv_async_t`: wakes its loop's thread from any thread and runs a callback there.
 pub struct AsyncHandle {
+    /// Resolved once the handle exists, so its operations cannot find libuv missing.
+    uv: &'static Uv,
     memory: *mut u64,
     words: usize,
 }
@@ -73,7 +75,7 @@ impl AsyncHandle {
         let uv = uv()?;
         let words = unsafe { (uv.handle_size)(UV_ASYNC) }.div_ceil(8);
         let memory = Box::into_raw(vec![0u64; words].into_boxed_slice()) as *mut u64;
-        let handle = Self { memory, words };
+        let handle = Self { uv, memory, words };
         let status = unsafe { (uv.async_init)(event_loop, handle.raw(), callback) };
         if status != 0 {
             // Never registered with the loop, so it can be freed at once.
@@ -90,31 +92,26 @@ impl AsyncHandle {
 
     /// Schedules the callback on the loop's thread; wake-ups before it runs coalesce.
     pub fn send(&self) {
-        if let Ok(uv) = uv() {
-            unsafe { (uv.async_send)(self.raw()) };
-        }
+        unsafe { (self.uv.async_send)(self.raw()) };
     }
 
     /// Whether the handle keeps the loop (and the process) alive. Loop thread only.
     pub fn set_referenced(&self, referenced: bool) {
-        if let Ok(uv) = uv() {
-            let toggle = if referenced {
-                uv.ref_handle
-            } else {
-                uv.unref_handle
-            };
-            unsafe { toggle(self.raw()) };
-        }
+        let toggle = if referenced {
+            self.uv.ref_handle
+        } else {
+            self.uv.unref_handle
+        };
+        unsafe { toggle(self.raw()) };
     }
 
     /// Closes the handle on the loop's thread; its memory is freed once libuv is done with it.
     pub fn close(self) {
-        let Ok(uv) = uv() else { return };
         let raw = self.raw();
         // libuv hands the handle back to `free_closed`, which needs the length: keep it in
         // the handle's `data` field (the first pointer of every libuv handle).
         unsafe { *(raw as *mut usize) = self.words };
-        unsafe { (uv.close)(raw, free_closed) };
+        unsafe { (self.uv.close)(raw, free_closed) };
     }
 
     unsafe fn into_memory(self) -> Box<[u64]> {
