@@ -50,6 +50,15 @@ struct Shared {
     wake: RwLock<Option<AsyncHandle>>,
 }
 
+impl Shared {
+    /// Runs `use_handle` under the read lock, unless the environment is already torn down.
+    fn with_wake_handle(&self, use_handle: impl FnOnce(&AsyncHandle)) {
+        if let Some(handle) = self.wake.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            use_handle(handle);
+        }
+    }
+}
+
 /// The JS-thread side: one per Node environment (the main thread or a worker thread).
 struct Local {
     env: sys::napi_env,
@@ -98,14 +107,7 @@ fn enqueue(shared: &Shared, deferred: Deferred, finish: Finish) {
         !std::mem::replace(&mut queue.wake_scheduled, true)
     };
     if wake {
-        if let Some(handle) = shared
-            .wake
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            handle.send();
-        }
+        shared.with_wake_handle(AsyncHandle::send);
     }
 }
 
@@ -136,14 +138,7 @@ pub fn promise(env: &Env) -> Result<(sys::napi_value, Settler)> {
 }
 
 fn set_referenced(shared: &Shared, referenced: bool) {
-    if let Some(handle) = shared
-        .wake
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
-        handle.set_referenced(referenced);
-    }
+    shared.with_wake_handle(|handle| handle.set_referenced(referenced));
 }
 
 fn create_local(env: &Env) -> Result<Local> {
