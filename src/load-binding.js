@@ -53,4 +53,4 @@ function loadBinding(load) {
   }
 }
 
-module.exports = { loadBinding };
+module.exports = { loadBinding, platformName };
