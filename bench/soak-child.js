@@ -14,6 +14,10 @@ function rssAfterGc() {
   return process.memoryUsage().rss;
 }
 
+// A fresh signal per call, as the MCP SDK hands one to the server's tool handler for every call:
+// whatever a path keeps of a signal shows here. Paths that take no options ignore it.
+const withFreshSignal = (call) => () => call({ signal: new AbortController().signal });
+
 async function callMany(call, expected, count, concurrency, tally) {
   let remaining = count;
   const loop = async () => {
@@ -32,17 +36,18 @@ async function callMany(call, expected, count, concurrency, tally) {
 async function soak({ target, calls, concurrency, samples }) {
   const name = process.env.BENCH_PATH;
   const instance = await pathModule(name).create(target, PATHS[name].options || {});
-  const expected = await instance.call();
+  const call = withFreshSignal(instance.call);
+  const expected = await call();
   const tally = { mismatches: 0, errors: 0 };
   const warmupCalls = Math.max(1, Math.round(calls * WARMUP_FRACTION));
   const rssBeforeWarmupBytes = rssAfterGc();
-  await callMany(instance.call, expected, warmupCalls, concurrency, tally);
+  await callMany(call, expected, warmupCalls, concurrency, tally);
   const baselineBytes = rssAfterGc();
   const chunk = Math.ceil(calls / samples);
   const curve = [];
   const started = process.hrtime.bigint();
   for (let done = 0; done < calls; done += chunk) {
-    await callMany(instance.call, expected, Math.min(chunk, calls - done), concurrency, tally);
+    await callMany(call, expected, Math.min(chunk, calls - done), concurrency, tally);
     curve.push({ calls: Math.min(done + chunk, calls), rssBytes: rssAfterGc() });
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

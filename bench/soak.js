@@ -1,12 +1,14 @@
 'use strict';
 
-// `npm run bench:soak`: only the soak, with its own upstream. BENCH_SOAK_CALLS (default
-// 200000) and BENCH_SOAK_PATHS (default native; e.g. native,undici-cached) choose the run.
-// `npm run bench` runs the same soak at its end.
+// `npm run bench:soak`: only the soaks, with their own upstream: the direct ones (BENCH_SOAK_PATHS,
+// default native; e.g. native,undici-cached), then the MCP server driven by the SDK client
+// (BENCH_SOAK_SERVER, default stdio,http). BENCH_SOAK_CALLS (default 200000) sets the length.
+// `npm run bench` runs the direct soak at its end.
 
 const { cpuPlan } = require('./lib/affinity');
 const { readSettings } = require('./lib/settings');
 const { runSoaks } = require('./lib/soak');
+const { runServerSoaks } = require('./lib/server-soak');
 const { startUpstream } = require('./lib/upstream-process');
 
 const log = (message) => process.stderr.write(`[bench:soak] ${message}\n`);
@@ -17,7 +19,10 @@ async function main() {
   const cpus = cpuPlan(settings.pin);
   const upstream = await startUpstream({ cpus: cpus && cpus.upstream });
   try {
-    const soaks = await runSoaks(upstream, settings, cpus && cpus.clients, log);
+    const soaks = [
+      ...(await runSoaks(upstream, settings, cpus && cpus.clients, log)),
+      ...(await runServerSoaks(upstream, settings, cpus && cpus.clients, log)),
+    ];
     for (const soak of soaks) {
       process.stdout.write(
         `${soak.label}: ${soak.calls.toLocaleString('en-US')} calls at ${soak.concurrency} in flight, ` +

@@ -28,6 +28,7 @@ function readSettings() {
     coldRuns: integer('BENCH_COLD_RUNS', 5),
     soakCalls: integer('BENCH_SOAK_CALLS', 200_000),
     soakPaths: list('BENCH_SOAK_PATHS') || ['native'],
+    serverSoakTransports: list('BENCH_SOAK_SERVER') || ['stdio', 'http'],
     cases: list('BENCH_CASES'),
     pin: process.env.BENCH_PIN !== '0',
     resultsDir: process.env.BENCH_RESULTS_DIR || require('node:path').join(__dirname, '..', 'results'),

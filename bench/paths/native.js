@@ -21,7 +21,7 @@ function create({ toolSelectorUrl, lettaUrl, mode }) {
     lookupCacheTtl: mode === 'no-cache' ? NO_CACHE_TTL_MS : undefined,
   });
   return {
-    call: () => client.findTools(CALL_ARGS),
+    call: (options) => client.findTools(CALL_ARGS, options),
     connectionsOpened: () => client.stats().connectionsOpened,
     close: () => client.close(),
   };

@@ -1,0 +1,145 @@
+'use strict';
+
+// The soak on the path Letta takes: an MCP SDK client calling find_tools through the real
+// server process, over stdio and over Streamable HTTP. The SDK hands the server's tool handler
+// an AbortSignal on every call, which the direct soak does not; this is where a per-call leak
+// shows. The server's RSS is read from the OS (the server is an ordinary process, no GC hooks).
+
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
+const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
+
+const { cleanEnv } = require('./drivers');
+const { pin } = require('./affinity');
+const { processRssBytes } = require('./proc');
+const { CALL_ARGS } = require('./payloads');
+
+const SERVER = path.join(__dirname, '..', '..', 'src', 'index.js');
+const CONCURRENCY = 32;
+const WARMUP_FRACTION = 0.05;
+const RSS_SAMPLES = 20;
+// Letta's MCP client speaks the 2025 protocol.
+const NEGOTIATION = 'legacy';
+
+function serverEnv(upstream) {
+  const { toolSelectorUrl, lettaUrl } = upstream.urls('http');
+  return cleanEnv({
+    extra: { TOOLS_API_BASE_URL: toolSelectorUrl, TOOLS_API_ALLOW_INSECURE_HTTP: 'true', LETTA_API_URL: lettaUrl },
+  });
+}
+
+function newClient() {
+  return new Client({ name: 'letta-find-tools-soak', version: '1.0.0' }, { versionNegotiation: { mode: NEGOTIATION } });
+}
+
+async function connectStdio(env) {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER], env, stderr: 'ignore' });
+  const client = newClient();
+  await client.connect(transport);
+  return { client, pid: transport.pid, stop: () => client.close() };
+}
+
+function startHttpServer(env) {
+  const child = spawn(process.execPath, [SERVER, '--http'], {
+    env: { ...env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/[^\s]+:\d+)/.exec(stderr);
+      if (match) resolve({ child, baseUrl: match[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`the HTTP server exited (${code}) before listening:\n${stderr}`)));
+  });
+}
+
+async function connectHttp(env) {
+  const { child, baseUrl } = await startHttpServer(env);
+  const client = newClient();
+  await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', baseUrl)));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    client,
+    pid: child.pid,
+    stop: async () => {
+      await client.close();
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function callMany(client, expected, count, tally) {
+  let remaining = count;
+  const loop = async () => {
+    while (remaining > 0) {
+      remaining -= 1;
+      try {
+        const result = await client.callTool({ name: 'find_tools', arguments: CALL_ARGS });
+        if (result.isError || result.content.length !== 1 || result.content[0].text !== expected) tally.mismatches += 1;
+      } catch {
+        tally.errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+}
+
+async function soakTransport(transport, upstream, calls, cpus) {
+  const env = serverEnv(upstream);
+  const connection = transport === 'stdio' ? await connectStdio(env) : await connectHttp(env);
+  pin(connection.pid, cpus);
+  try {
+    const first = await connection.client.callTool({ name: 'find_tools', arguments: CALL_ARGS });
+    if (first.isError) throw new Error(`the first call through the ${transport} server failed: ${first.content[0].text}`);
+    const expected = first.content[0].text;
+    const tally = { mismatches: 0, errors: 0 };
+    const rssBeforeWarmupBytes = processRssBytes(connection.pid);
+    await callMany(connection.client, expected, Math.max(1, Math.round(calls * WARMUP_FRACTION)), tally);
+    const baselineBytes = processRssBytes(connection.pid);
+    const chunk = Math.ceil(calls / RSS_SAMPLES);
+    const curve = [];
+    const started = process.hrtime.bigint();
+    for (let done = 0; done < calls; done += chunk) {
+      await callMany(connection.client, expected, Math.min(chunk, calls - done), tally);
+      curve.push({ calls: Math.min(done + chunk, calls), rssBytes: processRssBytes(connection.pid) });
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const endBytes = curve[curve.length - 1].rssBytes;
+    return {
+      path: `server-${transport}`,
+      label: `MCP server over ${transport} (SDK client, ${NEGOTIATION} negotiation)`,
+      calls,
+      concurrency: CONCURRENCY,
+      rssBeforeWarmupBytes,
+      baselineBytes,
+      endBytes,
+      growthBytes: endBytes - baselineBytes,
+      peakBytes: Math.max(...curve.map((point) => point.rssBytes)),
+      throughput: calls / seconds,
+      curve,
+      ...tally,
+    };
+  } finally {
+    await connection.stop();
+  }
+}
+
+/** One soak per transport, each against a fresh server process. */
+async function runServerSoaks(upstream, { soakCalls, serverSoakTransports }, cpus, log) {
+  const results = [];
+  for (const transport of serverSoakTransports) {
+    log(`soak: MCP server over ${transport}, ${soakCalls} tools/call at ${CONCURRENCY} in flight`);
+    const connectionsBefore = await upstream.connectionsAccepted();
+    const result = await soakTransport(transport, upstream, soakCalls, cpus);
+    result.upstreamConnections = (await upstream.connectionsAccepted()) - connectionsBefore;
+    log(`soak: server over ${transport}: RSS growth ${(result.growthBytes / 1048576).toFixed(1)} MB, ${Math.round(result.throughput)} calls/s`);
+    results.push(result);
+  }
+  return results;
+}
+
+module.exports = { runServerSoaks };
