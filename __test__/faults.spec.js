@@ -292,13 +292,50 @@ describe('upstreams that close kept-alive connections right after answering', ()
     // and then died on, so an attach caught in that race is never retried (§4). The client
     // notices such a server (the connection of the call that just finished is already gone, or
     // a reused one is dropped unanswered) and asks it for "Connection: close" from then on.
+    // It takes two such connections to learn (one could be a restart), so up to two races are
+    // lost; the re-probe of keep-alive waits for a request that goes out alone, which the
+    // concurrent burst never leaves room for.
     const failed = [...sequential, ...concurrent].filter((line) => line !== OK_LINE);
-    expect(failed.length).toBeLessThanOrEqual(1);
+    expect(failed.length).toBeLessThanOrEqual(2);
     expect(failed.every((line) => line === UNREACHABLE)).toBe(true);
     expect(concurrent).toEqual(Array(150).fill(OK_LINE));
-    expect(upstream.requests.at(-1).headers.connection).toBe('close');
+    const askedToClose = upstream.requests.filter((r) => r.headers.connection === 'close').length;
+    expect(askedToClose).toBeGreaterThanOrEqual(200);
     const seen = bodiesSeen(upstream);
     expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  // Answers the first `silentAnswers` requests and closes each connection right after, without
+  // saying so (as an upstream does when it restarts at that moment), then keeps connections alive.
+  const closesSilentlyAtFirst = (silentAnswers) => {
+    let answered = 0;
+    return startRawUpstream((socket) => {
+      answered += 1;
+      if (answered <= silentAnswers) socket.end(okResponse());
+      else socket.write(okResponse());
+    });
+  };
+
+  test('one silent close (a coincidence) is not learnt: connections stay kept alive', async () => {
+    const upstream = track(await closesSilentlyAtFirst(1));
+    const client = track(clientFor(upstream.url));
+    for (let i = 0; i < 30; i += 1) expect(await client.findTools({ query: `s${i}` })).toBe(OK_LINE);
+    expect(upstream.requests.filter((r) => r.headers.connection === 'close')).toEqual([]);
+    expect(upstream.connections()).toBeLessThanOrEqual(3);
+  });
+
+  test('an upstream that stops closing silently is asked for keep-alive again', async () => {
+    const upstream = track(await closesSilentlyAtFirst(5));
+    const client = track(clientFor(upstream.url));
+    const lines = [];
+    for (let i = 0; i < 400; i += 1) lines.push(await client.findTools({ query: `s${i}` }));
+    expect(lines.filter((line) => line !== OK_LINE).length).toBeLessThanOrEqual(1);
+    const askedToClose = upstream.requests.filter((r) => r.headers.connection === 'close').length;
+    expect(askedToClose).toBeGreaterThan(0);
+    // The re-probe comes within a bounded number of requests; from then on one connection serves.
+    expect(askedToClose).toBeLessThan(300);
+    expect(upstream.requests.slice(-50).filter((r) => r.headers.connection === 'close')).toEqual([]);
+    expect(upstream.connections()).toBeLessThan(askedToClose + 10);
   });
 
   test('a Tool Selector that says "Connection: close": no error at all, no socket reused', async () => {
