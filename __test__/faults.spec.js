@@ -1,7 +1,7 @@
 'use strict';
 
 // Faults: hostile upstreams on 127.0.0.1 (raw `net` servers and `http` servers). Each fault
-// resolves to the contract's line (§5), never rejects, and leaves the process healthy: after
+// resolves to its line (BEHAVIOUR.md §5), never rejects, and leaves the process healthy: after
 // every test a call on a healthy upstream still succeeds and nothing is left in flight.
 const { spawn } = require('node:child_process');
 const net = require('node:net');

@@ -225,7 +225,7 @@ describe('huge and strangely typed arguments', () => {
   });
 
   // Every JS type for every field: accepted types resolve and are sanitised within the
-  // contract's bounds; any other type rejects with a TypeError naming the field.
+  // bounds of BEHAVIOUR.md §1; any other type rejects with a TypeError naming the field.
   const VALUES = {
     undefined: undefined,
     null: null,

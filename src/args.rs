@@ -38,7 +38,7 @@ pub enum KeepTools {
     List(Vec<String>),
 }
 
-/// Arguments after type checks, before the contract's value rules are applied.
+/// Arguments after type checks, before the value rules of BEHAVIOUR.md §1 are applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawArgs {
     pub query: Option<String>,

@@ -15,7 +15,7 @@ const GOLDENS_DIR = path.join(__dirname, '..', 'fixtures', 'goldens');
 const GOLDENS_PATH = path.join(GOLDENS_DIR, 'legacy.json');
 const OUR_GOLDENS_PATH = path.join(GOLDENS_DIR, 'ours.json');
 
-// The headers the goldens' expected_requests list (the only ones the contract names).
+// The headers the goldens' expected_requests list (the only ones docs/BEHAVIOUR.md names).
 const CONTRACT_HEADERS = ['accept', 'content-type', 'x-bare-password', 'authorization'];
 
 const ATTACH_SUFFIX = '/api/v1/tools/attach';
