@@ -8,7 +8,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::args::{attach_body, sanitize, CallArgs, RawArgs};
 use crate::config::{Config, ConfigError};
-use crate::http::{header_value, Failure, HttpClient};
+use crate::http::{header_value, Failure, HttpClient, RequestError};
 use crate::lookup::{self, LookupCache};
 use crate::outcome::{self, Answer, Kind};
 use crate::stats::{Snapshot, Stats};
@@ -107,8 +107,8 @@ impl ToolSelector {
                     .await
                     .render())
             }
-            Ok(Err(Failure::Closed)) => Err(CallError::Closed),
-            Ok(Err(failure)) => Ok(outcome::from_failure(&failure)),
+            Ok(Err(RequestError::Closed)) => Err(CallError::Closed),
+            Ok(Err(RequestError::Failed(failure))) => Ok(outcome::from_failure(&failure)),
             Err(_elapsed) => Ok(outcome::from_failure(&Failure::Timeout)),
         }
     }

@@ -59,7 +59,7 @@ const REPROBE_AFTER: Duration = Duration::from_secs(60);
 const FORCED_REPROBE_FACTOR: u32 = 4;
 const MAX_REPROBE_DOUBLINGS: u32 = 6;
 
-/// Why an upstream request produced no HTTP response.
+/// Why an upstream request produced no HTTP response; each has its result line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     Timeout,
@@ -67,8 +67,20 @@ pub enum Failure {
     Transport,
     /// The body was larger than the configured cap; reading stopped there.
     TooLarge,
-    /// `close()` was called on the client.
+}
+
+/// Why a request got no reply: a failure, or a client closed before it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// `close()` was called on the client: the call rejects rather than resolving to a line.
     Closed,
+    Failed(Failure),
+}
+
+impl From<Failure> for RequestError {
+    fn from(failure: Failure) -> Self {
+        RequestError::Failed(failure)
+    }
 }
 
 pub struct Reply {
@@ -146,7 +158,7 @@ impl HttpClient {
     }
 
     /// A lookup: idempotent, so it is sent again if a pooled connection died under it.
-    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Reply, Failure> {
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Reply, RequestError> {
         let uri = parse_uri(url)?;
         let mut headers = json_headers();
         if let Some(token) = bearer {
@@ -159,7 +171,7 @@ impl HttpClient {
                 self.request(Method::GET, &uri, &origin, headers.clone(), Bytes::new())?;
             match self.send(Upstream::Letta, &origin, request).await {
                 Err(Sent::Dropped) if retries > 0 => retries -= 1,
-                outcome => return outcome.map_err(Sent::into_failure),
+                outcome => return outcome.map_err(Sent::into_error),
             }
         }
     }
@@ -171,7 +183,7 @@ impl HttpClient {
         url: &str,
         extra_headers: HeaderMap,
         body: String,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, RequestError> {
         let mut headers = json_headers();
         headers.extend(extra_headers);
         self.post(Upstream::ToolSelector, url, headers, body).await
@@ -184,7 +196,7 @@ impl HttpClient {
         url: &str,
         headers: HeaderMap,
         body: String,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, RequestError> {
         self.post(Upstream::Letta, url, headers, body).await
     }
 
@@ -194,13 +206,13 @@ impl HttpClient {
         url: &str,
         headers: HeaderMap,
         body: String,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, RequestError> {
         let uri = parse_uri(url)?;
         let origin = self.origins.of(&uri);
         let request = self.request(Method::POST, &uri, &origin, headers, Bytes::from(body))?;
         self.send(upstream, &origin, request)
             .await
-            .map_err(Sent::into_failure)
+            .map_err(Sent::into_error)
     }
 
     fn request(
@@ -241,15 +253,12 @@ impl HttpClient {
             .read()
             .ok()
             .and_then(|p| p.clone())
-            .ok_or(Sent::Failed(Failure::Closed))?;
+            .ok_or(Sent::Closed)?;
         let slots = match upstream {
             Upstream::ToolSelector => &self.tool_selector_slots,
             Upstream::Letta => &self.letta_slots,
         };
-        let _slot = slots
-            .acquire()
-            .await
-            .map_err(|_| Sent::Failed(Failure::Closed))?;
+        let _slot = slots.acquire().await.map_err(|_| Sent::Closed)?;
         self.stats.upstream_requests.fetch_add(1, Relaxed);
         let _request = origin.request_in_flight();
         let response = pool
@@ -283,18 +292,20 @@ fn failed(error: &(dyn std::error::Error + 'static), was_connected: bool) -> Sen
     }
 }
 
-/// How one exchange went wrong, before it is reported as a [`Failure`].
+/// How one exchange went wrong, before it is reported as a [`RequestError`].
 enum Sent {
     /// The connection was established and then lost without a complete answer.
     Dropped,
     Failed(Failure),
+    Closed,
 }
 
 impl Sent {
-    fn into_failure(self) -> Failure {
+    fn into_error(self) -> RequestError {
         match self {
-            Sent::Dropped => Failure::Transport,
-            Sent::Failed(failure) => failure,
+            Sent::Dropped => RequestError::Failed(Failure::Transport),
+            Sent::Failed(failure) => RequestError::Failed(failure),
+            Sent::Closed => RequestError::Closed,
         }
     }
 }

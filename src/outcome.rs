@@ -172,8 +172,6 @@ pub fn from_failure(failure: &Failure) -> (String, Kind) {
             ]),
             Kind::Error,
         ),
-        // Reported to the caller as a rejection, never as a line; kept total for the type.
-        Failure::Closed => (UNREACHABLE.to_owned(), Kind::Error),
     }
 }
 
