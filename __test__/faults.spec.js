@@ -338,6 +338,27 @@ describe('upstreams that close kept-alive connections right after answering', ()
     expect(upstream.connections()).toBeLessThan(askedToClose + 10);
   });
 
+  test('both switches are logged on stderr, naming the upstream', async () => {
+    const upstream = track(await closesSilentlyAtFirst(5));
+    // In a child process, so that its stderr can be read.
+    const calls = `
+      const { ToolSelectorClient } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const client = new ToolSelectorClient({ env: { TOOLS_API_BASE_URL: process.argv[1], TOOLS_API_ALLOW_INSECURE_HTTP: 'true', FIND_TOOLS_TOOL_ID: 'tool-ft' } });
+      (async () => { for (let i = 0; i < 300; i += 1) await client.findTools({ query: 'q' + i }); client.close(); })();
+    `;
+    const child = spawn(process.execPath, ['-e', calls, upstream.url], { env: { PATH: process.env.PATH } });
+    let stderr = '';
+    child.stderr.on('data', (data) => (stderr += data));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    const authority = new URL(upstream.url).host;
+    const learnt = stderr.split('\n').filter((l) => l.includes(`${authority} closed 2 connections right after answering`));
+    const unlearnt = stderr.split('\n').filter((l) => l.includes(`${authority}: asking for kept-alive connections again`));
+    expect(learnt).toHaveLength(1);
+    expect(unlearnt).toHaveLength(1);
+    expect(stderr.indexOf(learnt[0])).toBeLessThan(stderr.indexOf(unlearnt[0]));
+  });
+
   test('a Tool Selector that says "Connection: close": no error at all, no socket reused', async () => {
     const upstream = track(
       await startRawUpstream((socket) =>
