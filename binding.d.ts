@@ -72,6 +72,11 @@ export interface ClientOptions {
   lookupNegativeCacheTtl?: number
   /** Largest upstream body read (`FIND_TOOLS_MAX_RESPONSE_BYTES`; 16 MiB). */
   maxResponseBytes?: number
+  /**
+   * After an attach that attached tools, post a message to the agent so that its next step
+   * sees them; the result line gets `loop_triggered` (`FIND_TOOLS_TRIGGER_LOOP`; off).
+   */
+  triggerLoop?: boolean
   /** Read the environment from this object instead of `process.env`. */
   env?: Record<string, string>
 }

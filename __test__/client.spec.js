@@ -172,7 +172,7 @@ describe('find_tools id lookup cache', () => {
   });
 });
 
-describe('failures resolve to the contract line', () => {
+describe('failures resolve to their line (BEHAVIOUR.md §5)', () => {
   test('an upstream that never answers times out at TOOLS_API_TIMEOUT', async () => {
     const upstream = await startUpstream(() => new Promise(() => {}));
     const client = clientFor(upstream, { TOOLS_API_TIMEOUT: '0.3', FIND_TOOLS_TOOL_ID: 't' });

@@ -1,7 +1,7 @@
 'use strict';
 
 // Faults: hostile upstreams on 127.0.0.1 (raw `net` servers and `http` servers). Each fault
-// resolves to the contract's line (§5), never rejects, and leaves the process healthy: after
+// resolves to its line (BEHAVIOUR.md §5), never rejects, and leaves the process healthy: after
 // every test a call on a healthy upstream still succeeds and nothing is left in flight.
 const { spawn } = require('node:child_process');
 const net = require('node:net');
@@ -292,13 +292,71 @@ describe('upstreams that close kept-alive connections right after answering', ()
     // and then died on, so an attach caught in that race is never retried (§4). The client
     // notices such a server (the connection of the call that just finished is already gone, or
     // a reused one is dropped unanswered) and asks it for "Connection: close" from then on.
+    // It takes two such connections to learn (one could be a restart), so up to two races are
+    // lost; the re-probe of keep-alive waits for a request that goes out alone, which the
+    // concurrent burst never leaves room for.
     const failed = [...sequential, ...concurrent].filter((line) => line !== OK_LINE);
-    expect(failed.length).toBeLessThanOrEqual(1);
+    expect(failed.length).toBeLessThanOrEqual(2);
     expect(failed.every((line) => line === UNREACHABLE)).toBe(true);
     expect(concurrent).toEqual(Array(150).fill(OK_LINE));
-    expect(upstream.requests.at(-1).headers.connection).toBe('close');
+    const askedToClose = upstream.requests.filter((r) => r.headers.connection === 'close').length;
+    expect(askedToClose).toBeGreaterThanOrEqual(200);
     const seen = bodiesSeen(upstream);
     expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  // Answers the first `silentAnswers` requests and closes each connection right after, without
+  // saying so (as an upstream does when it restarts at that moment), then keeps connections alive.
+  const closesSilentlyAtFirst = (silentAnswers) => {
+    let answered = 0;
+    return startRawUpstream((socket) => {
+      answered += 1;
+      if (answered <= silentAnswers) socket.end(okResponse());
+      else socket.write(okResponse());
+    });
+  };
+
+  test('one silent close (a coincidence) is not learnt: connections stay kept alive', async () => {
+    const upstream = track(await closesSilentlyAtFirst(1));
+    const client = track(clientFor(upstream.url));
+    for (let i = 0; i < 30; i += 1) expect(await client.findTools({ query: `s${i}` })).toBe(OK_LINE);
+    expect(upstream.requests.filter((r) => r.headers.connection === 'close')).toEqual([]);
+    expect(upstream.connections()).toBeLessThanOrEqual(3);
+  });
+
+  test('an upstream that stops closing silently is asked for keep-alive again', async () => {
+    const upstream = track(await closesSilentlyAtFirst(5));
+    const client = track(clientFor(upstream.url));
+    const lines = [];
+    for (let i = 0; i < 400; i += 1) lines.push(await client.findTools({ query: `s${i}` }));
+    expect(lines.filter((line) => line !== OK_LINE).length).toBeLessThanOrEqual(1);
+    const askedToClose = upstream.requests.filter((r) => r.headers.connection === 'close').length;
+    expect(askedToClose).toBeGreaterThan(0);
+    // The re-probe comes within a bounded number of requests; from then on one connection serves.
+    expect(askedToClose).toBeLessThan(300);
+    expect(upstream.requests.slice(-50).filter((r) => r.headers.connection === 'close')).toEqual([]);
+    expect(upstream.connections()).toBeLessThan(askedToClose + 10);
+  });
+
+  test('both switches are logged on stderr, naming the upstream', async () => {
+    const upstream = track(await closesSilentlyAtFirst(5));
+    // In a child process, so that its stderr can be read.
+    const calls = `
+      const { ToolSelectorClient } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const client = new ToolSelectorClient({ env: { TOOLS_API_BASE_URL: process.argv[1], TOOLS_API_ALLOW_INSECURE_HTTP: 'true', FIND_TOOLS_TOOL_ID: 'tool-ft' } });
+      (async () => { for (let i = 0; i < 300; i += 1) await client.findTools({ query: 'q' + i }); client.close(); })();
+    `;
+    const child = spawn(process.execPath, ['-e', calls, upstream.url], { env: { PATH: process.env.PATH } });
+    let stderr = '';
+    child.stderr.on('data', (data) => (stderr += data));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    const authority = new URL(upstream.url).host;
+    const learnt = stderr.split('\n').filter((l) => l.includes(`${authority} closed 2 connections right after answering`));
+    const unlearnt = stderr.split('\n').filter((l) => l.includes(`${authority}: asking for kept-alive connections again`));
+    expect(learnt).toHaveLength(1);
+    expect(unlearnt).toHaveLength(1);
+    expect(stderr.indexOf(learnt[0])).toBeLessThan(stderr.indexOf(unlearnt[0]));
   });
 
   test('a Tool Selector that says "Connection: close": no error at all, no socket reused', async () => {

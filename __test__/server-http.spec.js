@@ -1,6 +1,6 @@
 'use strict';
 
-// The MCP server over Streamable HTTP (`--http`): sessions, the x-agent-id header (contract §6),
+// The MCP server over Streamable HTTP (`--http`): sessions, the x-agent-id header (BEHAVIOUR.md §6),
 // /health, /metrics, hostile requests and a graceful SIGTERM.
 const http = require('node:http');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');

@@ -1,6 +1,6 @@
 'use strict';
 
-// Rollback and fallback (contract §7): FIND_TOOLS_BACKEND=legacy spawns the legacy script (here a
+// Rollback and fallback (BEHAVIOUR.md §7): FIND_TOOLS_BACKEND=legacy spawns the legacy script (here a
 // fixture that mimics its command line); a native binary that cannot load falls back to it, or
 // to a clear error text.
 const fs = require('node:fs');

@@ -1,6 +1,6 @@
 'use strict';
 
-// The MCP server over stdio (contract §6), through the real SDK client or raw JSON-RPC lines,
+// The MCP server over stdio (BEHAVIOUR.md §6), through the real SDK client or raw JSON-RPC lines,
 // against the golden upstream.
 const { JSONRPCMessageSchema } = require('@modelcontextprotocol/sdk/types.js');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
@@ -53,7 +53,7 @@ describe('with the default environment', () => {
   });
   afterAll(() => server.close());
 
-  test('is letta-tools-selector and lists find_tools exactly as the contract says', async () => {
+  test('is letta-tools-selector and lists find_tools exactly as BEHAVIOUR.md §6 says', async () => {
     expect(server.client.getServerVersion().name).toBe('letta-tools-selector');
     const { tools } = await server.client.listTools();
     expect(tools).toEqual([CONTRACT_TOOL]);

@@ -1,4 +1,4 @@
-//! Argument sanitising (contract §1) and the attach request body (contract §4).
+//! Argument sanitising (BEHAVIOUR.md §1) and the attach request body (BEHAVIOUR.md §4).
 
 use crate::pyjson::{write_float, write_str};
 
@@ -14,14 +14,19 @@ pub enum NumberArg {
 }
 
 impl NumberArg {
-    /// The finite value, if any; empty or non-numeric text and NaN/±Inf count as absent.
-    fn finite(&self) -> Option<f64> {
+    /// The value, if any: empty or non-numeric text and NaN count as absent, ±Inf does not.
+    fn number(&self) -> Option<f64> {
         let value = match self {
             NumberArg::Missing => return None,
             NumberArg::Number(n) => *n,
             NumberArg::Text(text) => text.trim().parse::<f64>().ok()?,
         };
-        value.is_finite().then_some(value)
+        (!value.is_nan()).then_some(value)
+    }
+
+    /// The finite value, if any.
+    fn finite(&self) -> Option<f64> {
+        self.number().filter(|n| n.is_finite())
     }
 }
 
@@ -33,7 +38,7 @@ pub enum KeepTools {
     List(Vec<String>),
 }
 
-/// Arguments after type checks, before the contract's value rules are applied.
+/// Arguments after type checks, before the value rules of BEHAVIOUR.md §1 are applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawArgs {
     pub query: Option<String>,
@@ -104,12 +109,18 @@ fn keep_tools(raw: KeepTools) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for item in items {
-        let trimmed = item.trim();
+        let trimmed = item.trim_matches(is_python_space);
         if !trimmed.is_empty() && seen.insert(trimmed.to_owned()) {
             kept.push(trimmed.to_owned());
         }
     }
     kept
+}
+
+/// Python's `str.isspace()`, which `str.strip()` strips: Unicode white space and also the
+/// separators U+001C–U+001F, which Rust's `char::is_whitespace` leaves out.
+pub fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 fn limit(raw: &NumberArg, max_limit: u32) -> u32 {
@@ -120,8 +131,9 @@ fn limit(raw: &NumberArg, max_limit: u32) -> u32 {
     }
 }
 
+/// Infinity is clamped like any other number (+Inf → 100.0, -Inf → 0.0), as legacy did.
 fn min_score(raw: &NumberArg) -> f64 {
-    raw.finite()
+    raw.number()
         .map_or(DEFAULT_MIN_SCORE, |n| n.clamp(0.0, 100.0))
 }
 
@@ -208,7 +220,11 @@ mod tests {
             (NumberArg::Text("12.25".into()), 12.25),
             (NumberArg::Text("abc".into()), 50.0),
             (NumberArg::Number(f64::NAN), 50.0),
-            (NumberArg::Number(f64::NEG_INFINITY), 50.0),
+            (NumberArg::Text("nan".into()), 50.0),
+            (NumberArg::Number(f64::INFINITY), 100.0),
+            (NumberArg::Number(f64::NEG_INFINITY), 0.0),
+            (NumberArg::Text("Infinity".into()), 100.0),
+            (NumberArg::Text(" -inf ".into()), 0.0),
         ];
         for (raw, want) in cases {
             let got = with(|a| a.min_score = raw.clone()).min_score;
@@ -233,6 +249,22 @@ mod tests {
         let args =
             with(|a| a.keep_tools = KeepTools::List(vec![" x ".into(), "y,x".into(), "".into()]));
         assert_eq!(args.keep_tools, ["x", "y"]);
+    }
+
+    #[test]
+    fn keep_tools_are_stripped_as_python_strips() {
+        let args = with(|a| {
+            a.keep_tools =
+                KeepTools::Csv("\u{1f}a,b\u{1c},\u{2003}c\u{a0},\u{1d}\u{1e},d\u{200b}".into())
+        });
+        // U+200B (zero-width space) is not white space to Python either.
+        assert_eq!(args.keep_tools, ["a", "b", "c", "d\u{200b}"]);
+        for c in ['\u{1c}', '\u{1f}', '\t', '\u{b}', '\u{85}', '\u{3000}'] {
+            assert!(is_python_space(c), "{c:?}");
+        }
+        for c in ['\u{1b}', '\u{200b}', '\u{feff}', 'a'] {
+            assert!(!is_python_space(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -3,14 +3,14 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use http::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use tokio::time::{timeout_at, Instant};
 
 use crate::args::{attach_body, sanitize, CallArgs, RawArgs};
 use crate::config::{Config, ConfigError};
-use crate::http::{header_value, Failure, HttpClient};
+use crate::http::{header_value, Failure, HttpClient, RequestError};
 use crate::lookup::{self, LookupCache};
-use crate::outcome::{self, Kind};
+use crate::outcome::{self, Answer, Kind};
 use crate::stats::{Snapshot, Stats};
 
 /// Why a call did not produce a result line at all.
@@ -25,6 +25,7 @@ pub struct ToolSelector {
     cache: LookupCache,
     stats: Arc<Stats>,
     attach_headers: HeaderMap,
+    trigger_headers: HeaderMap,
 }
 
 impl ToolSelector {
@@ -32,12 +33,14 @@ impl ToolSelector {
         let stats = Arc::new(Stats::default());
         let http = HttpClient::new(&config, stats.clone())?;
         let attach_headers = attach_auth_headers(&config)?;
+        let trigger_headers = trigger_headers(&config)?;
         Ok(ToolSelector {
             cache: LookupCache::new(config.lookup_ttl, config.negative_ttl),
             config,
             http,
             stats,
             attach_headers,
+            trigger_headers,
         })
     }
 
@@ -57,7 +60,7 @@ impl ToolSelector {
         self.http.is_closed()
     }
 
-    /// Sanitises `raw` and runs the call. Resolves to the contract's line for every upstream
+    /// Sanitises `raw` and runs the call. Resolves to the result line for every upstream
     /// or network outcome; only a closed client is an error.
     pub async fn find_tools(&self, raw: RawArgs) -> Result<String, CallError> {
         if self.is_closed() {
@@ -68,7 +71,7 @@ impl ToolSelector {
         self.stats.calls.fetch_add(1, Relaxed);
         self.stats.in_flight.fetch_add(1, Relaxed);
         // Decrements even when the caller drops this future (abort), so in-flight stays true.
-        let _in_flight = InFlight(&self.stats);
+        let _in_flight = CallInFlight(&self.stats);
         let result = self.run(&args, started).await;
         self.stats.record_latency(started.elapsed());
         match result {
@@ -97,11 +100,49 @@ impl ToolSelector {
             self.http
                 .post_json(&self.config.attach_url, self.attach_headers.clone(), body);
         match timeout_at(deadline, attach).await {
-            Ok(Ok(reply)) => Ok(outcome::from_reply(&reply)),
-            Ok(Err(Failure::Closed)) => Err(CallError::Closed),
-            Ok(Err(failure)) => Ok(outcome::from_failure(&failure)),
+            Ok(Ok(reply)) => {
+                let answer = Answer::from_reply(&reply);
+                Ok(self
+                    .trigger_loop_if_asked(answer, args, deadline)
+                    .await
+                    .render())
+            }
+            Ok(Err(RequestError::Closed)) => Err(CallError::Closed),
+            Ok(Err(RequestError::Failed(failure))) => Ok(outcome::from_failure(&failure)),
             Err(_elapsed) => Ok(outcome::from_failure(&Failure::Timeout)),
         }
+    }
+
+    /// BEHAVIOUR.md §9: after an attach that attached tools, a message to the agent, within
+    /// what is left of the call's time and through the pool's Letta bound; sent once.
+    async fn trigger_loop_if_asked(
+        &self,
+        answer: Answer,
+        args: &CallArgs,
+        deadline: Instant,
+    ) -> Answer {
+        if !self.config.trigger_loop {
+            return answer;
+        }
+        let Some(agent_id) = args.agent_id.as_deref() else {
+            return answer;
+        };
+        let Some(names) = answer.attached_tool_names() else {
+            return answer;
+        };
+        let Some(segment) = lookup::encode_segment(agent_id) else {
+            return answer.with_loop_triggered(false);
+        };
+        let url = format!("{}/agents/{segment}/messages", self.config.letta_api_url);
+        let body = outcome::loop_trigger_body(&names);
+        let sent = self
+            .http
+            .post_to_letta(&url, self.trigger_headers.clone(), body);
+        let triggered = matches!(
+            timeout_at(deadline, sent).await,
+            Ok(Ok(reply)) if matches!(reply.status, 200..=202)
+        );
+        answer.with_loop_triggered(triggered)
     }
 
     async fn find_tools_id(&self, agent_id: Option<&str>, started: Instant) -> String {
@@ -126,9 +167,10 @@ impl ToolSelector {
     }
 }
 
-struct InFlight<'a>(&'a Stats);
+/// Counts a call in `stats.in_flight` until it drops.
+struct CallInFlight<'a>(&'a Stats);
 
-impl Drop for InFlight<'_> {
+impl Drop for CallInFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Relaxed);
     }
@@ -145,6 +187,20 @@ fn attach_auth_headers(config: &Config) -> Result<HeaderMap, ConfigError> {
     if let Some(token) = &config.bearer_token {
         let value = header_value(&format!("Bearer {}", token.expose()))
             .map_err(|_| refused("TOOL_SELECTOR_BEARER_TOKEN"))?;
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// The loop trigger's headers, as legacy's `requests.post(json=...)` sent them: its own
+/// `Content-Type`, `requests`' default `Accept`, and the Letta credential when there is one.
+fn trigger_headers(config: &Config) -> Result<HeaderMap, ConfigError> {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if let Some(password) = &config.letta_password {
+        let value = header_value(&format!("Bearer {}", password.expose()))
+            .map_err(|_| ConfigError("LETTA_PASSWORD cannot be sent in an HTTP header".into()))?;
         headers.insert(AUTHORIZATION, value);
     }
     Ok(headers)

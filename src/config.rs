@@ -1,7 +1,10 @@
-//! Configuration: explicit options first, then the environment (contract §2), read once per client.
+//! Configuration: explicit options first, then the environment (BEHAVIOUR.md §2), read once per
+//! client.
 
 use std::fmt;
 use std::time::Duration;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::log::warn_once;
 
@@ -31,6 +34,21 @@ const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// Legacy gave each lookup request 10 s; we keep that as the ceiling of the lookup phase.
 const LOOKUP_CEILING: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What `requests` percent-encodes in a URL's path before sending it (its `requote_uri`): the
+/// characters a request line cannot carry. Non-ASCII is always encoded, as UTF-8; `%` is not, so
+/// an escape already in the URL stays as it is.
+const UNSAFE_IN_PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// A credential. Its `Debug` never shows the value, so a stray `{:?}` cannot leak it.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,6 +85,7 @@ pub struct ClientOptions {
     pub lookup_cache_ttl: Option<Duration>,
     pub lookup_negative_cache_ttl: Option<Duration>,
     pub max_response_bytes: Option<usize>,
+    pub trigger_loop: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,6 +117,8 @@ pub struct Config {
     pub lookup_ttl: Duration,
     pub negative_ttl: Duration,
     pub max_response_bytes: usize,
+    /// After an attach that attached tools, post a message to the agent (BEHAVIOUR.md §9).
+    pub trigger_loop: bool,
     /// Path of a PEM bundle to trust besides the bundled roots (Node's `NODE_EXTRA_CA_CERTS`).
     pub extra_ca_certs: Option<String>,
     pub proxy: ProxySettings,
@@ -129,109 +150,199 @@ pub fn resolve(
     options: &ClientOptions,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-
-    let allow_insecure = options.allow_insecure_http.unwrap_or_else(|| {
-        env("TOOLS_API_ALLOW_INSECURE_HTTP").is_some_and(|v| is_truthy_flag(&v))
-    });
-    let raw_base = options
-        .base_url
-        .clone()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| BASE_URL_VARIABLES.iter().find_map(|name| non_empty(name)));
-    let base_url = tool_selector_base(raw_base.as_deref(), allow_insecure)?;
-    let attach_url = format!("{base_url}{ATTACH_PATH}");
-
-    let letta_raw = options
-        .letta_api_url
-        .clone()
-        .or_else(|| non_empty("LETTA_API_URL"))
-        .unwrap_or_else(|| DEFAULT_LETTA_API_URL.to_owned());
-    let letta_api_url = letta_base(&letta_raw)?;
-
-    let letta_password = secret(options.letta_password.clone(), "LETTA_PASSWORD", env)?;
-    let selector_password = match secret(options.password.clone(), "TOOL_SELECTOR_PASSWORD", env)? {
-        Some(p) => Some(p),
-        None => letta_password.clone(),
-    };
-    let bearer_token = secret(
-        options.bearer_token.clone(),
-        "TOOL_SELECTOR_BEARER_TOKEN",
-        env,
-    )?;
-
-    let timeout = options
-        .timeout
-        .or_else(|| seconds_var(env, "TOOLS_API_TIMEOUT"))
-        .unwrap_or(DEFAULT_TIMEOUT);
-    let connect_timeout = options
-        .connect_timeout
-        .or_else(|| millis_var(env, "FIND_TOOLS_CONNECT_TIMEOUT_MS"))
-        .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
-        .min(timeout);
-    let keep_alive_timeout = options
-        .keep_alive_timeout
-        .or_else(|| millis_var(env, "FIND_TOOLS_KEEP_ALIVE_TIMEOUT_MS"))
-        .unwrap_or(DEFAULT_KEEP_ALIVE);
-    let connections = options
-        .connections
-        .or_else(|| positive_int_var(env, "FIND_TOOLS_CONNECTIONS"))
-        .unwrap_or(DEFAULT_CONNECTIONS);
-    let max_limit = options
-        .max_limit
-        .or_else(|| positive_int_var(env, "FIND_TOOLS_MAX_LIMIT"))
-        .unwrap_or(DEFAULT_MAX_LIMIT);
-    let lookup_ttl = options
-        .lookup_cache_ttl
-        .or_else(|| seconds_var(env, "FIND_TOOLS_LOOKUP_TTL"))
-        .unwrap_or(DEFAULT_LOOKUP_TTL);
-    let negative_ttl = options
-        .lookup_negative_cache_ttl
-        .or_else(|| seconds_var(env, "FIND_TOOLS_LOOKUP_NEGATIVE_TTL"))
-        .unwrap_or(DEFAULT_NEGATIVE_TTL);
-    let max_response_bytes = options
-        .max_response_bytes
-        .or_else(|| positive_int_var(env, "FIND_TOOLS_MAX_RESPONSE_BYTES"))
-        .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
-
-    let tool_id = options
-        .tool_id
-        .clone()
-        .or_else(|| non_empty("FIND_TOOLS_TOOL_ID"))
-        .map(|v| v.trim().to_owned());
-    let fallback_tool_id = options
-        .fallback_tool_id
-        .clone()
-        .or_else(|| non_empty("FIND_TOOLS_FALLBACK_ID"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| DEFAULT_FALLBACK_TOOL_ID.to_owned());
-
-    let proxy = ProxySettings {
-        http: non_empty("HTTP_PROXY").or_else(|| non_empty("http_proxy")),
-        https: non_empty("HTTPS_PROXY").or_else(|| non_empty("https_proxy")),
-        no_proxy: non_empty("NO_PROXY").or_else(|| non_empty("no_proxy")),
-    };
-
+    let env = Environment(env);
+    let base_url = tool_selector_base(options, &env)?;
+    let credentials = Credentials::resolve(options, &env)?;
+    let timing = Timing::resolve(options, &env);
+    let lookup = LookupSettings::resolve(options, &env);
     Ok(Config {
+        attach_url: format!("{base_url}{ATTACH_PATH}"),
         base_url,
-        attach_url,
-        letta_api_url,
-        selector_password,
-        bearer_token,
-        letta_password,
-        timeout,
-        connect_timeout,
-        keep_alive_timeout,
-        connections,
-        max_limit,
-        tool_id,
-        fallback_tool_id,
-        lookup_ttl,
-        negative_ttl,
-        max_response_bytes,
-        extra_ca_certs: non_empty("NODE_EXTRA_CA_CERTS"),
-        proxy,
+        letta_api_url: letta_base(options, &env)?,
+        selector_password: credentials.selector_password,
+        bearer_token: credentials.bearer_token,
+        letta_password: credentials.letta_password,
+        timeout: timing.timeout,
+        connect_timeout: timing.connect_timeout,
+        keep_alive_timeout: timing.keep_alive_timeout,
+        connections: options
+            .connections
+            .or_else(|| env.positive_int("FIND_TOOLS_CONNECTIONS"))
+            .unwrap_or(DEFAULT_CONNECTIONS),
+        max_limit: options
+            .max_limit
+            .or_else(|| env.positive_int("FIND_TOOLS_MAX_LIMIT"))
+            .unwrap_or(DEFAULT_MAX_LIMIT),
+        tool_id: lookup.tool_id,
+        fallback_tool_id: lookup.fallback_tool_id,
+        lookup_ttl: lookup.ttl,
+        negative_ttl: lookup.negative_ttl,
+        max_response_bytes: options
+            .max_response_bytes
+            .or_else(|| env.positive_int("FIND_TOOLS_MAX_RESPONSE_BYTES"))
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+        trigger_loop: options.trigger_loop.unwrap_or_else(|| {
+            env.get("FIND_TOOLS_TRIGGER_LOOP")
+                .is_some_and(|v| is_truthy_flag(&v))
+        }),
+        extra_ca_certs: env.non_empty("NODE_EXTRA_CA_CERTS"),
+        proxy: ProxySettings {
+            http: env.either("HTTP_PROXY", "http_proxy"),
+            https: env.either("HTTPS_PROXY", "https_proxy"),
+            no_proxy: env.either("NO_PROXY", "no_proxy"),
+        },
     })
+}
+
+/// The environment a configuration is read from, with the readings every setting shares.
+struct Environment<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Environment<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    /// The variable, unless it is unset or blank.
+    fn non_empty(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn either(&self, upper: &str, lower: &str) -> Option<String> {
+        self.non_empty(upper).or_else(|| self.non_empty(lower))
+    }
+
+    fn seconds(&self, name: &str) -> Option<Duration> {
+        let parsed = self
+            .get(name)?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0);
+        if parsed.is_none() {
+            warn_once(&format!(
+                "{name} must be a number of seconds > 0; using the default"
+            ));
+        }
+        parsed.and_then(|s| Duration::try_from_secs_f64(s).ok())
+    }
+
+    fn millis(&self, name: &str) -> Option<Duration> {
+        let parsed = self
+            .get(name)?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0);
+        if parsed.is_none() {
+            warn_once(&format!(
+                "{name} must be a whole number of milliseconds > 0; using the default"
+            ));
+        }
+        parsed.map(Duration::from_millis)
+    }
+
+    fn positive_int<T: TryFrom<u64>>(&self, name: &str) -> Option<T> {
+        let parsed = self
+            .get(name)?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .and_then(|n| T::try_from(n).ok());
+        if parsed.is_none() {
+            warn_once(&format!(
+                "{name} must be a whole number >= 1; using the default"
+            ));
+        }
+        parsed
+    }
+}
+
+struct Credentials {
+    selector_password: Option<Secret>,
+    bearer_token: Option<Secret>,
+    letta_password: Option<Secret>,
+}
+
+impl Credentials {
+    fn resolve(options: &ClientOptions, env: &Environment) -> Result<Self, ConfigError> {
+        let letta_password = secret(options.letta_password.clone(), "LETTA_PASSWORD", env)?;
+        let selector_password =
+            match secret(options.password.clone(), "TOOL_SELECTOR_PASSWORD", env)? {
+                Some(p) => Some(p),
+                None => letta_password.clone(),
+            };
+        let bearer_token = secret(
+            options.bearer_token.clone(),
+            "TOOL_SELECTOR_BEARER_TOKEN",
+            env,
+        )?;
+        Ok(Credentials {
+            selector_password,
+            bearer_token,
+            letta_password,
+        })
+    }
+}
+
+struct Timing {
+    timeout: Duration,
+    connect_timeout: Duration,
+    keep_alive_timeout: Duration,
+}
+
+impl Timing {
+    fn resolve(options: &ClientOptions, env: &Environment) -> Self {
+        let timeout = options
+            .timeout
+            .or_else(|| env.seconds("TOOLS_API_TIMEOUT"))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let connect_timeout = options
+            .connect_timeout
+            .or_else(|| env.millis("FIND_TOOLS_CONNECT_TIMEOUT_MS"))
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+            .min(timeout);
+        let keep_alive_timeout = options
+            .keep_alive_timeout
+            .or_else(|| env.millis("FIND_TOOLS_KEEP_ALIVE_TIMEOUT_MS"))
+            .unwrap_or(DEFAULT_KEEP_ALIVE);
+        Timing {
+            timeout,
+            connect_timeout,
+            keep_alive_timeout,
+        }
+    }
+}
+
+struct LookupSettings {
+    tool_id: Option<String>,
+    fallback_tool_id: String,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl LookupSettings {
+    fn resolve(options: &ClientOptions, env: &Environment) -> Self {
+        let trimmed = |explicit: &Option<String>, name: &str| {
+            explicit
+                .clone()
+                .or_else(|| env.non_empty(name))
+                .map(|v| v.trim().to_owned())
+        };
+        LookupSettings {
+            tool_id: trimmed(&options.tool_id, "FIND_TOOLS_TOOL_ID"),
+            fallback_tool_id: trimmed(&options.fallback_tool_id, "FIND_TOOLS_FALLBACK_ID")
+                .unwrap_or_else(|| DEFAULT_FALLBACK_TOOL_ID.to_owned()),
+            ttl: options
+                .lookup_cache_ttl
+                .or_else(|| env.seconds("FIND_TOOLS_LOOKUP_TTL"))
+                .unwrap_or(DEFAULT_LOOKUP_TTL),
+            negative_ttl: options
+                .lookup_negative_cache_ttl
+                .or_else(|| env.seconds("FIND_TOOLS_LOOKUP_NEGATIVE_TTL"))
+                .unwrap_or(DEFAULT_NEGATIVE_TTL),
+        }
+    }
 }
 
 /// `url` without its user-info, for logs and `settings()`: a password may sit in a URL.
@@ -248,14 +359,34 @@ pub fn redact_url(url: &str) -> String {
 }
 
 pub fn is_truthy_flag(value: &str) -> bool {
+    is_exactly_truthy(value.trim())
+}
+
+/// One of the truthy words in any case, nothing around it: legacy's reading of
+/// `TOOLS_API_ALLOW_INSECURE_HTTP`, where `" true"` is not a yes. A switch that lowers security
+/// takes the stricter reading.
+fn is_exactly_truthy(value: &str) -> bool {
     matches!(
-        value.trim().to_ascii_lowercase().as_str(),
+        value.to_ascii_lowercase().as_str(),
         "1" | "true" | "yes" | "on"
     )
 }
 
-fn tool_selector_base(raw: Option<&str>, allow_insecure: bool) -> Result<String, ConfigError> {
-    let raw = match raw {
+fn tool_selector_base(options: &ClientOptions, env: &Environment) -> Result<String, ConfigError> {
+    let allow_insecure = options.allow_insecure_http.unwrap_or_else(|| {
+        env.get("TOOLS_API_ALLOW_INSECURE_HTTP")
+            .is_some_and(|v| is_exactly_truthy(&v))
+    });
+    let configured = options
+        .base_url
+        .clone()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| {
+            BASE_URL_VARIABLES
+                .iter()
+                .find_map(|name| env.non_empty(name))
+        });
+    let raw = match configured {
         Some(value) => value.trim().to_owned(),
         None => {
             warn_once(&format!(
@@ -274,20 +405,37 @@ fn tool_selector_base(raw: Option<&str>, allow_insecure: bool) -> Result<String,
         }
         _ => raw,
     };
-    let base = promoted.trim_end_matches('/').to_owned();
+    let base = encode_path(promoted.trim_end_matches('/'));
     check_url(&base, "the Tool Selector URL")?;
     Ok(base)
 }
 
-fn letta_base(raw: &str) -> Result<String, ConfigError> {
+fn letta_base(options: &ClientOptions, env: &Environment) -> Result<String, ConfigError> {
+    let raw = options
+        .letta_api_url
+        .clone()
+        .or_else(|| env.non_empty("LETTA_API_URL"))
+        .unwrap_or_else(|| DEFAULT_LETTA_API_URL.to_owned());
     let trimmed = raw.trim().trim_end_matches('/');
     let base = if trimmed.ends_with("/v1") {
         trimmed.to_owned()
     } else {
         format!("{trimmed}/v1")
     };
+    let base = encode_path(&base);
     check_url(&base, "LETTA_API_URL")?;
     Ok(base)
+}
+
+/// `url` with its path (everything after the authority) percent-encoded as `requests` sends it,
+/// so that a non-ASCII path goes out as UTF-8 escapes rather than raw bytes in the request line.
+fn encode_path(url: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[authority_start..]
+        .find('/')
+        .map_or(url.len(), |i| authority_start + i);
+    let (origin, path) = url.split_at(path_start);
+    format!("{origin}{}", utf8_percent_encode(path, UNSAFE_IN_PATH))
 }
 
 fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
@@ -299,76 +447,29 @@ fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Explicit value first, then the variable. A value that cannot travel unchanged in an HTTP
-/// header is refused rather than sent mangled or split into two headers: control characters
-/// (CR, LF, NUL, tab...), anything outside printable ASCII (a zero-width or non-breaking space
-/// pasted with the token; `http` would pass such bytes through raw), and leading or trailing
-/// spaces (servers strip them, so the credential would silently differ).
+/// Explicit value first, then the variable; sent as given (spaces included), as legacy sent it.
+/// Refused, rather than sent mangled or split into two headers: a control character other than
+/// tab (CR, LF, NUL, DEL, C1), which could end or forge a header, and a character above U+00FF,
+/// which has no Latin-1 byte for HTTP's obs-text (legacy's `http.client` failed on it).
 fn secret(
     explicit: Option<String>,
     variable: &str,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &Environment,
 ) -> Result<Option<Secret>, ConfigError> {
-    let value = explicit.or_else(|| env(variable)).filter(|v| !v.is_empty());
+    let value = explicit
+        .or_else(|| env.get(variable))
+        .filter(|v| !v.is_empty());
     match value {
-        Some(v) if v.chars().any(|c| c.is_control()) => Err(ConfigError(format!(
+        Some(v) if v.chars().any(|c| c.is_control() && c != '\t') => Err(ConfigError(format!(
             "{variable} contains a control character (CR, LF, NUL...) and cannot be sent in a header"
         ))),
-        Some(v) if !v.chars().all(|c| matches!(c, ' '..='~')) => Err(ConfigError(format!(
-            "{variable} contains a character outside printable ASCII (e.g. a zero-width or \
-             non-breaking space) and cannot be sent in a header"
-        ))),
-        Some(v) if v.starts_with(' ') || v.ends_with(' ') => Err(ConfigError(format!(
-            "{variable} starts or ends with a space, which a server would strip from the header"
+        Some(v) if v.chars().any(|c| u32::from(c) > 0xff) => Err(ConfigError(format!(
+            "{variable} contains a character beyond Latin-1 (e.g. a zero-width space) and cannot \
+             be sent in a header"
         ))),
         Some(v) => Ok(Some(Secret(v))),
         None => Ok(None),
     }
-}
-
-fn seconds_var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Duration> {
-    let raw = env(name)?;
-    let parsed = raw
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0);
-    if parsed.is_none() {
-        warn_once(&format!(
-            "{name} must be a number of seconds > 0; using the default"
-        ));
-    }
-    parsed.and_then(|s| Duration::try_from_secs_f64(s).ok())
-}
-
-fn millis_var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Duration> {
-    let raw = env(name)?;
-    let parsed = raw.trim().parse::<u64>().ok().filter(|ms| *ms > 0);
-    if parsed.is_none() {
-        warn_once(&format!(
-            "{name} must be a whole number of milliseconds > 0; using the default"
-        ));
-    }
-    parsed.map(Duration::from_millis)
-}
-
-fn positive_int_var<T: TryFrom<u64>>(
-    env: &dyn Fn(&str) -> Option<String>,
-    name: &str,
-) -> Option<T> {
-    let raw = env(name)?;
-    let parsed = raw
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .and_then(|n| T::try_from(n).ok());
-    if parsed.is_none() {
-        warn_once(&format!(
-            "{name} must be a whole number >= 1; using the default"
-        ));
-    }
-    parsed
 }
 
 #[cfg(test)]
@@ -474,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_that_would_not_survive_a_header_is_refused() {
+    fn a_secret_that_could_split_a_header_or_has_no_latin1_byte_is_refused() {
         for variable in [
             "TOOL_SELECTOR_PASSWORD",
             "TOOL_SELECTOR_BEARER_TOKEN",
@@ -482,23 +583,90 @@ mod tests {
         ] {
             for value in [
                 "tok\u{200b}en",
-                "tok\u{a0}en",
-                "p\u{e9}",
+                "tok\u{100}",
+                "tok😀",
                 "tok\u{7f}",
-                "tab\there",
-                " lead",
-                "trail ",
+                "tok\u{85}",
+                "tok\0",
+                "tok\u{1b}",
             ] {
                 let err = resolve_with(&[(variable, value)]).unwrap_err();
                 assert!(err.0.contains(variable), "{variable}={value:?}: {}", err.0);
                 assert!(!err.0.contains("tok"), "{}", err.0);
             }
         }
-        let c = resolve_with(&[(
-            "TOOL_SELECTOR_BEARER_TOKEN",
+    }
+
+    #[test]
+    fn a_secret_is_kept_as_given_spaces_tabs_and_latin1_included() {
+        for value in [
+            " lead",
+            "trail ",
+            "tab\there",
+            "p\u{e9}",
+            "\u{a0}nbsp",
+            "\u{ff}",
             "a b~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
-        )]);
-        assert!(c.is_ok());
+        ] {
+            let c = resolve_with(&[
+                ("TOOL_SELECTOR_BEARER_TOKEN", value),
+                ("LETTA_PASSWORD", value),
+            ])
+            .unwrap();
+            assert_eq!(c.bearer_token.unwrap().expose(), value);
+            assert_eq!(c.letta_password.unwrap().expose(), value);
+        }
+    }
+
+    #[test]
+    fn the_insecure_switch_is_read_exactly() {
+        for flag in [" true", "true ", "\ttrue", "yes\n", "tru"] {
+            let c = resolve_with(&[
+                ("TOOLS_API_URL", "http://ts:8020"),
+                ("TOOLS_API_ALLOW_INSECURE_HTTP", flag),
+            ])
+            .unwrap();
+            assert_eq!(c.base_url, "https://ts:8020", "flag {flag:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_is_sent_percent_encoded() {
+        let c =
+            resolve_with(&[("TOOLS_API_BASE_URL", "https://h:1/\u{fc}/caf\u{e9} x/%41/")]).unwrap();
+        assert_eq!(c.base_url, "https://h:1/%C3%BC/caf%C3%A9%20x/%41");
+        assert_eq!(
+            c.attach_url,
+            "https://h:1/%C3%BC/caf%C3%A9%20x/%41/api/v1/tools/attach"
+        );
+        let c = resolve_with(&[("LETTA_API_URL", "http://l/\u{e9}t\u{e9}")]).unwrap();
+        assert_eq!(c.letta_api_url, "http://l/%C3%A9t%C3%A9/v1");
+        assert_eq!(encode_path("https://h"), "https://h");
+        assert_eq!(
+            encode_path("https://u:p@h/a?b=\"c\""),
+            "https://u:p@h/a?b=%22c%22"
+        );
+    }
+
+    #[test]
+    fn the_loop_trigger_is_off_unless_asked_for() {
+        assert!(!resolve_with(&[]).unwrap().trigger_loop);
+        assert!(
+            !resolve_with(&[("FIND_TOOLS_TRIGGER_LOOP", "no")])
+                .unwrap()
+                .trigger_loop
+        );
+        assert!(
+            resolve_with(&[("FIND_TOOLS_TRIGGER_LOOP", "true")])
+                .unwrap()
+                .trigger_loop
+        );
+        let options = ClientOptions {
+            trigger_loop: Some(false),
+            ..Default::default()
+        };
+        let c = resolve_opts(&options, &[("FIND_TOOLS_TRIGGER_LOOP", "1")]).unwrap();
+        assert!(!c.trigger_loop);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
@@ -24,12 +24,13 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 
 use crate::config::{Config, ConfigError, ProxySettings};
-use crate::log::warn_once;
+use crate::log::{warn, warn_once};
 use crate::stats::Stats;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -38,11 +39,27 @@ type Pool = Client<HttpsConnector<Dialer>, Full<Bytes>>;
 /// How many times a lookup GET is sent again after its connection failed without a response.
 const IDEMPOTENT_RETRIES: u32 = 2;
 
-/// A server that closes a connection this soon after its last answer, without having said
-/// `Connection: close`, closes every connection that way: reusing one races its close.
+/// A connection a server closes this soon after its last answer, without having said
+/// `Connection: close`, was closed silently: reusing such connections races their close.
 const SILENT_CLOSE_WINDOW: Duration = Duration::from_millis(50);
 
-/// Why an upstream request produced no HTTP response.
+/// Silent closes, each on a different connection and within `OBSERVATION_WINDOW`, before an
+/// origin is asked for `Connection: close`: one alone is as likely a restart at that moment.
+const OBSERVATIONS_TO_LEARN: u32 = 2;
+const OBSERVATION_WINDOW: Duration = Duration::from_secs(60);
+
+/// After this many requests or this long asking for `Connection: close` (whichever comes
+/// first), an origin is given kept-alive connections again, so a coincidence or an upstream
+/// fixed since is unlearnt. The probe waits for a request that goes out alone, so that if the
+/// server still closes silently, no more than that request's connection can lose a race; under
+/// load with no such moment, it is forced at `FORCED_REPROBE_FACTOR` times the bounds. Each
+/// relearning soon after a probe doubles the bounds, up to `MAX_REPROBE_DOUBLINGS` times.
+const REPROBE_AFTER_REQUESTS: u64 = 256;
+const REPROBE_AFTER: Duration = Duration::from_secs(60);
+const FORCED_REPROBE_FACTOR: u32 = 4;
+const MAX_REPROBE_DOUBLINGS: u32 = 6;
+
+/// Why an upstream request produced no HTTP response; each has its result line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     Timeout,
@@ -50,8 +67,20 @@ pub enum Failure {
     Transport,
     /// The body was larger than the configured cap; reading stopped there.
     TooLarge,
-    /// `close()` was called on the client.
+}
+
+/// Why a request got no reply: a failure, or a client closed before it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// `close()` was called on the client: the call rejects rather than resolving to a line.
     Closed,
+    Failed(Failure),
+}
+
+impl From<Failure> for RequestError {
+    fn from(failure: Failure) -> Self {
+        RequestError::Failed(failure)
+    }
 }
 
 pub struct Reply {
@@ -129,7 +158,7 @@ impl HttpClient {
     }
 
     /// A lookup: idempotent, so it is sent again if a pooled connection died under it.
-    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Reply, Failure> {
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Reply, RequestError> {
         let uri = parse_uri(url)?;
         let mut headers = json_headers();
         if let Some(token) = bearer {
@@ -142,27 +171,48 @@ impl HttpClient {
                 self.request(Method::GET, &uri, &origin, headers.clone(), Bytes::new())?;
             match self.send(Upstream::Letta, &origin, request).await {
                 Err(Sent::Dropped) if retries > 0 => retries -= 1,
-                outcome => return outcome.map_err(Sent::into_failure),
+                outcome => return outcome.map_err(Sent::into_error),
             }
         }
     }
 
     /// The attach request: sent once. hyper itself resends only a request that never left
-    /// because its pooled connection was found closed, as the contract allows.
+    /// because its pooled connection was found closed, as BEHAVIOUR.md §4 allows.
     pub async fn post_json(
         &self,
         url: &str,
         extra_headers: HeaderMap,
         body: String,
-    ) -> Result<Reply, Failure> {
-        let uri = parse_uri(url)?;
+    ) -> Result<Reply, RequestError> {
         let mut headers = json_headers();
         headers.extend(extra_headers);
+        self.post(Upstream::ToolSelector, url, headers, body).await
+    }
+
+    /// A POST to the Letta API (the loop trigger's message), sent once like the attach request
+    /// and bounded like the lookups. `headers` are all the request's headers.
+    pub async fn post_to_letta(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: String,
+    ) -> Result<Reply, RequestError> {
+        self.post(Upstream::Letta, url, headers, body).await
+    }
+
+    async fn post(
+        &self,
+        upstream: Upstream,
+        url: &str,
+        headers: HeaderMap,
+        body: String,
+    ) -> Result<Reply, RequestError> {
+        let uri = parse_uri(url)?;
         let origin = self.origins.of(&uri);
         let request = self.request(Method::POST, &uri, &origin, headers, Bytes::from(body))?;
-        self.send(Upstream::ToolSelector, &origin, request)
+        self.send(upstream, &origin, request)
             .await
-            .map_err(Sent::into_failure)
+            .map_err(Sent::into_error)
     }
 
     fn request(
@@ -180,7 +230,7 @@ impl HttpClient {
                 headers.insert(PROXY_AUTHORIZATION, auth);
             }
         }
-        if origin.closes_silently.load(Relaxed) {
+        if origin.asks_for_close() {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         let mut request = Request::builder()
@@ -203,71 +253,59 @@ impl HttpClient {
             .read()
             .ok()
             .and_then(|p| p.clone())
-            .ok_or(Sent::Failed(Failure::Closed))?;
+            .ok_or(Sent::Closed)?;
         let slots = match upstream {
             Upstream::ToolSelector => &self.tool_selector_slots,
             Upstream::Letta => &self.letta_slots,
         };
-        let _slot = slots
-            .acquire()
-            .await
-            .map_err(|_| Sent::Failed(Failure::Closed))?;
+        let _slot = slots.acquire().await.map_err(|_| Sent::Closed)?;
         self.stats.upstream_requests.fetch_add(1, Relaxed);
-        let _demand = origin.demand();
+        let _request = origin.request_in_flight();
         let response = pool
             .request(request)
             .await
-            .map_err(|e| self.failed(origin, &e, !e.is_connect()))?;
+            .map_err(|e| failed(&e, !e.is_connect()))?;
         let status = response.status().as_u16();
-        let mut incoming = response.into_body();
-        let mut body = Vec::new();
-        while let Some(frame) = incoming.frame().await {
-            let frame = frame.map_err(|e| self.failed(origin, &e, true))?;
-            if let Ok(data) = frame.into_data() {
-                if body.len() + data.len() > self.max_response_bytes {
-                    return Err(Sent::Failed(Failure::TooLarge));
-                }
-                body.extend_from_slice(&data);
-            }
-        }
+        let collected = Limited::new(response.into_body(), self.max_response_bytes)
+            .collect()
+            .await;
+        let body = match collected {
+            Ok(collected) => Vec::from(collected.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => return Err(Sent::Failed(Failure::TooLarge)),
+            Err(e) => return Err(failed(&*e, true)),
+        };
         // hyper hands the connection back to the pool from a task of its own once the body is
         // done; one turn of the scheduler lets that happen before the caller's next request,
         // which would otherwise find the pool empty and wait for, or open, another connection.
-        drop(incoming);
         tokio::task::yield_now().await;
         Ok(Reply { status, body })
     }
+}
 
-    /// Classifies a failed exchange. A connection that was up and then dropped without an
-    /// answer is how a silently closing server shows itself when the race is lost: learn it.
-    fn failed(
-        &self,
-        origin: &Origin,
-        error: &(dyn std::error::Error + 'static),
-        was_connected: bool,
-    ) -> Sent {
-        match classify(error) {
-            Failure::Transport if was_connected => {
-                origin.learn_closes_silently();
-                Sent::Dropped
-            }
-            failure => Sent::Failed(failure),
-        }
+/// Classifies a failed exchange. A connection that was up and then dropped without an answer
+/// may be retried if the request is idempotent. (When it was a silently closing server, the
+/// connection's own end of stream has already been noted: see `Watched::note_read`.)
+fn failed(error: &(dyn std::error::Error + 'static), was_connected: bool) -> Sent {
+    match classify(error) {
+        Failure::Transport if was_connected => Sent::Dropped,
+        failure => Sent::Failed(failure),
     }
 }
 
-/// How one exchange went wrong, before it is reported as a [`Failure`].
+/// How one exchange went wrong, before it is reported as a [`RequestError`].
 enum Sent {
     /// The connection was established and then lost without a complete answer.
     Dropped,
     Failed(Failure),
+    Closed,
 }
 
 impl Sent {
-    fn into_failure(self) -> Failure {
+    fn into_error(self) -> RequestError {
         match self {
-            Sent::Dropped => Failure::Transport,
-            Sent::Failed(failure) => failure,
+            Sent::Dropped => RequestError::Failed(Failure::Transport),
+            Sent::Failed(failure) => RequestError::Failed(failure),
+            Sent::Closed => RequestError::Closed,
         }
     }
 }
@@ -283,10 +321,16 @@ fn json_headers() -> HeaderMap {
     headers
 }
 
-/// Configuration already refuses control characters, so this only fails on values a caller
-/// built by hand; the failure says nothing of the value.
+/// A credential's header, each character one Latin-1 byte (HTTP's obs-text above 0x7F), as
+/// legacy's `http.client` encoded it. Configuration already refuses control characters and
+/// characters beyond U+00FF, so this only fails on values a caller built by hand; the failure
+/// says nothing of the value.
 pub fn header_value(value: &str) -> Result<HeaderValue, Failure> {
-    let mut header = HeaderValue::from_str(value).map_err(|_| Failure::Transport)?;
+    let latin1 = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| Failure::Transport))
+        .collect::<Result<Vec<u8>, Failure>>()?;
+    let mut header = HeaderValue::from_bytes(&latin1).map_err(|_| Failure::Transport)?;
     header.set_sensitive(true);
     Ok(header)
 }
@@ -420,10 +464,16 @@ struct Origin {
     in_flight: AtomicUsize,
     /// Signalled when `in_flight` falls to zero.
     drained: Notify,
-    /// Set once the origin is seen closing connections right after answering without
-    /// `Connection: close`; from then on its requests ask for `Connection: close` themselves,
-    /// so no request goes out on a connection the server is about to close.
-    closes_silently: AtomicBool,
+    /// Set while the origin is believed to close connections right after answering without
+    /// `Connection: close`: its requests then ask for `Connection: close` themselves, so no
+    /// request goes out on a connection the server is about to close. The fast path of every
+    /// request; the details live in `habit`.
+    asking_for_close: AtomicBool,
+    habit: Mutex<CloseHabit>,
+    /// Bumped at every switch of `asking_for_close`; a connection remembers the one it was
+    /// opened under, and only a connection opened since the last switch can count as an
+    /// observation (one opened while asking for close was closed because we asked).
+    generation: AtomicU64,
     authority: String,
 }
 
@@ -433,15 +483,17 @@ impl Origin {
             slots: Arc::new(Semaphore::new(per_origin)),
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
-            closes_silently: AtomicBool::new(false),
+            asking_for_close: AtomicBool::new(false),
+            habit: Mutex::default(),
+            generation: AtomicU64::new(0),
             authority: authority.to_owned(),
         }
     }
 
     /// Counts a request as in flight until the guard drops.
-    fn demand(&self) -> InFlight<'_> {
+    fn request_in_flight(&self) -> OriginRequest<'_> {
         self.in_flight.fetch_add(1, SeqCst);
-        InFlight(self)
+        OriginRequest(self)
     }
 
     /// A slot for a new connection, as long as some request to this origin is in flight.
@@ -468,21 +520,155 @@ impl Origin {
         }
     }
 
-    fn learn_closes_silently(&self) {
-        if !self.closes_silently.swap(true, Relaxed) {
-            warn_once(&format!(
-                "{} closes connections right after answering without saying so; \
-                 its requests now ask for a new connection each (Connection: close)",
-                self.authority
+    /// Whether the next request should ask for `Connection: close`.
+    fn asks_for_close(&self) -> bool {
+        if !self.asking_for_close.load(Relaxed) {
+            return false;
+        }
+        let alone = self.in_flight.load(SeqCst) == 0;
+        let mut habit = self.habit.lock().unwrap_or_else(|e| e.into_inner());
+        match habit.next_request(Instant::now(), alone) {
+            Asking::Close => true,
+            Asking::KeepAliveAgain { requests, elapsed } => {
+                self.switch(false);
+                warn(&format!(
+                    "{}: asking for kept-alive connections again after {requests} requests \
+                     ({} s) with Connection: close; relearnt if it still closes them silently",
+                    self.authority,
+                    elapsed.as_secs()
+                ));
+                false
+            }
+        }
+    }
+
+    /// A connection opened under `generation` was closed by the server right after an answer.
+    fn saw_silent_close(&self, generation: u64) {
+        if self.generation.load(Relaxed) != generation {
+            return;
+        }
+        let mut habit = self.habit.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Relaxed) != generation || self.asking_for_close.load(Relaxed) {
+            return;
+        }
+        if let Some(probe) = habit.observe(Instant::now()) {
+            self.switch(true);
+            warn(&format!(
+                "{} closed {OBSERVATIONS_TO_LEARN} connections right after answering without \
+                 saying so; its requests now ask for a new connection each (Connection: close) \
+                 for the next {} requests or {} s",
+                self.authority,
+                probe.requests,
+                probe.after.as_secs()
             ));
         }
+    }
+
+    fn switch(&self, ask_for_close: bool) {
+        self.generation.fetch_add(1, Relaxed);
+        self.asking_for_close.store(ask_for_close, Relaxed);
+    }
+}
+
+/// When the next re-probe of keep-alive is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Probe {
+    requests: u64,
+    after: Duration,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Asking {
+    Close,
+    KeepAliveAgain { requests: u64, elapsed: Duration },
+}
+
+/// What an origin has shown of its closing habit: silent closes seen while connections were
+/// kept alive, or, while asking for `Connection: close`, how long that has gone on.
+#[derive(Debug, Default)]
+struct CloseHabit {
+    /// Silent closes in the current observation window, and when the window began.
+    seen: u32,
+    window_start: Option<Instant>,
+    asking: Option<AskingSince>,
+    /// When keep-alive was last re-probed, and how often relearning has followed a probe soon.
+    probed_at: Option<Instant>,
+    doublings: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AskingSince {
+    since: Instant,
+    requests: u64,
+    probe: Probe,
+}
+
+impl CloseHabit {
+    /// Counts one silent close; returns the re-probe schedule when it is enough to start asking
+    /// for `Connection: close`.
+    fn observe(&mut self, now: Instant) -> Option<Probe> {
+        if self.asking.is_some() {
+            return None;
+        }
+        let window_open = self
+            .window_start
+            .is_some_and(|start| now.duration_since(start) < OBSERVATION_WINDOW);
+        if !window_open {
+            self.window_start = Some(now);
+            self.seen = 0;
+        }
+        self.seen += 1;
+        if self.seen < OBSERVATIONS_TO_LEARN {
+            return None;
+        }
+        let relearnt_soon = self
+            .probed_at
+            .is_some_and(|probed| now.duration_since(probed) < OBSERVATION_WINDOW);
+        self.doublings = if relearnt_soon {
+            (self.doublings + 1).min(MAX_REPROBE_DOUBLINGS)
+        } else {
+            0
+        };
+        let probe = Probe {
+            requests: REPROBE_AFTER_REQUESTS << self.doublings,
+            after: REPROBE_AFTER * (1 << self.doublings),
+        };
+        self.asking = Some(AskingSince {
+            since: now,
+            requests: 0,
+            probe,
+        });
+        self.seen = 0;
+        self.window_start = None;
+        Some(probe)
+    }
+
+    /// Called for each request while asking for `Connection: close`; `alone` when no other
+    /// request to the origin is in flight.
+    fn next_request(&mut self, now: Instant, alone: bool) -> Asking {
+        let Some(asking) = self.asking.as_mut() else {
+            return Asking::Close;
+        };
+        let elapsed = now.duration_since(asking.since);
+        let past = |factor: u32| {
+            asking.requests >= asking.probe.requests * u64::from(factor)
+                || elapsed >= asking.probe.after * factor
+        };
+        if (alone && past(1)) || past(FORCED_REPROBE_FACTOR) {
+            let requests = asking.requests;
+            self.asking = None;
+            self.probed_at = Some(now);
+            return Asking::KeepAliveAgain { requests, elapsed };
+        }
+        asking.requests += 1;
+        Asking::Close
     }
 }
 
 /// A request in flight to an origin; see `Origin::slot_while_in_demand`.
-struct InFlight<'a>(&'a Origin);
+struct OriginRequest<'a>(&'a Origin);
 
-impl Drop for InFlight<'_> {
+impl Drop for OriginRequest<'_> {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, SeqCst) == 1 {
             self.0.drained.notify_waiters();
@@ -533,6 +719,7 @@ impl Service<Uri> for Dialer {
         let stats = self.stats.clone();
         Box::pin(async move {
             let slot = origin.slot_while_in_demand().await?;
+            let generation = origin.generation.load(Relaxed);
             let (io, proxied) = match route {
                 Route::Direct => (tcp.call(uri).await?, false),
                 Route::HttpProxy { proxy, .. } => (tcp.call(proxy).await?, true),
@@ -546,11 +733,14 @@ impl Service<Uri> for Dialer {
             };
             stats.connections_opened.fetch_add(1, Relaxed);
             Ok(Slotted {
-                io,
+                io: TokioIo::new(Watched {
+                    tcp: io.into_inner(),
+                    origin,
+                    generation,
+                    last_data_at: None,
+                    closed_silently: false,
+                }),
                 proxied,
-                origin,
-                last_data_at: AtomicU64::new(0),
-                epoch: Instant::now(),
                 _slot: slot,
             })
         })
@@ -559,39 +749,14 @@ impl Service<Uri> for Dialer {
 
 /// A connection and the slot it holds: the slot frees when hyper drops the connection.
 struct Slotted {
-    io: TokioIo<TcpStream>,
+    io: TokioIo<Watched>,
     proxied: bool,
-    origin: Arc<Origin>,
-    /// When data last arrived, in microseconds since `epoch` (0: never).
-    last_data_at: AtomicU64,
-    epoch: Instant,
     _slot: OwnedSemaphorePermit,
-}
-
-impl Slotted {
-    fn micros_since_epoch(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
-    }
-
-    /// hyper keeps reading an idle kept-alive connection to notice when the server closes it;
-    /// an end of stream right after an answer means the server closes after every answer.
-    fn note_read(&self, filled: usize) {
-        let now = self.micros_since_epoch();
-        if filled > 0 {
-            self.last_data_at.store(now.max(1), Relaxed);
-            return;
-        }
-        let last = self.last_data_at.load(Relaxed);
-        let window = u64::try_from(SILENT_CLOSE_WINDOW.as_micros()).unwrap_or(u64::MAX);
-        if last > 0 && now.saturating_sub(last) < window {
-            self.origin.learn_closes_silently();
-        }
-    }
 }
 
 impl Connection for Slotted {
     fn connected(&self) -> Connected {
-        self.io.connected().proxy(self.proxied)
+        self.io.inner().tcp.connected().proxy(self.proxied)
     }
 }
 
@@ -599,21 +764,9 @@ impl Read for Slotted {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
+        buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // Read through a tokio ReadBuf so the number of bytes filled is known.
-        let unfilled = unsafe { buf.as_mut() };
-        let mut tokio_buf = tokio::io::ReadBuf::uninit(unfilled);
-        let polled = {
-            let io = self.io.inner_mut();
-            tokio::io::AsyncRead::poll_read(Pin::new(io), cx, &mut tokio_buf)
-        };
-        if let Poll::Ready(Ok(())) = polled {
-            let filled = tokio_buf.filled().len();
-            unsafe { buf.advance(filled) };
-            self.note_read(filled);
-        }
-        polled
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
@@ -647,6 +800,84 @@ impl Write for Slotted {
     }
 }
 
+/// A TCP stream that notes when data arrives and when the server ends the stream, so that an
+/// origin that closes connections right after answering is noticed.
+struct Watched {
+    tcp: TcpStream,
+    origin: Arc<Origin>,
+    /// The origin's generation when this connection was opened.
+    generation: u64,
+    /// When data last arrived.
+    last_data_at: Option<Instant>,
+    closed_silently: bool,
+}
+
+impl Watched {
+    /// hyper keeps reading an idle kept-alive connection to notice when the server closes it;
+    /// an end of stream right after an answer is a silent close.
+    fn note_read(&mut self, filled: usize) {
+        let now = Instant::now();
+        if filled > 0 {
+            self.last_data_at = Some(now);
+            return;
+        }
+        let right_after_answer = self
+            .last_data_at
+            .is_some_and(|last| now.duration_since(last) < SILENT_CLOSE_WINDOW);
+        if right_after_answer && !self.closed_silently {
+            self.closed_silently = true;
+            self.origin.saw_silent_close(self.generation);
+        }
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            let filled = buf.filled().len() - before;
+            this.note_read(filled);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,7 +892,7 @@ mod tests {
     #[tokio::test]
     async fn a_connect_for_a_request_in_flight_takes_a_free_slot() {
         let origin = Origin::new(2, "example.test");
-        let _request = origin.demand();
+        let _request = origin.request_in_flight();
         let slot = origin.slot_while_in_demand().await.expect("a slot is free");
         assert_eq!(origin.slots.available_permits(), 1);
         drop(slot);
@@ -678,7 +909,7 @@ mod tests {
     async fn a_connect_waiting_for_a_slot_gives_up_when_the_requests_are_over() {
         let origin = Arc::new(Origin::new(1, "example.test"));
         let open_connection = origin.slots.clone().acquire_owned().await.unwrap();
-        let request = origin.demand();
+        let request = origin.request_in_flight();
         let waiting = connect_in_background(&origin);
         tokio::task::yield_now().await;
         assert!(
@@ -699,10 +930,141 @@ mod tests {
     async fn a_connect_waiting_for_a_slot_takes_it_while_a_request_is_in_flight() {
         let origin = Arc::new(Origin::new(1, "example.test"));
         let open_connection = origin.slots.clone().acquire_owned().await.unwrap();
-        let _request = origin.demand();
+        let _request = origin.request_in_flight();
         let waiting = connect_in_background(&origin);
         tokio::task::yield_now().await;
         drop(open_connection);
         assert!(waiting.await.unwrap());
+    }
+
+    #[test]
+    fn one_silent_close_is_not_learnt() {
+        let start = Instant::now();
+        let mut habit = CloseHabit::default();
+        assert_eq!(habit.observe(start), None);
+        // The next one comes after the window: the first is forgotten.
+        assert_eq!(habit.observe(start + OBSERVATION_WINDOW), None);
+        let probe = habit.observe(start + OBSERVATION_WINDOW + Duration::from_secs(1));
+        assert_eq!(
+            probe,
+            Some(Probe {
+                requests: REPROBE_AFTER_REQUESTS,
+                after: REPROBE_AFTER
+            })
+        );
+    }
+
+    #[test]
+    fn keep_alive_is_probed_again_after_a_bounded_number_of_requests() {
+        let start = Instant::now();
+        let mut habit = CloseHabit::default();
+        habit.observe(start);
+        assert!(habit.observe(start).is_some());
+        for _ in 0..REPROBE_AFTER_REQUESTS {
+            assert_eq!(habit.next_request(start, true), Asking::Close);
+        }
+        assert_eq!(
+            habit.next_request(start, true),
+            Asking::KeepAliveAgain {
+                requests: REPROBE_AFTER_REQUESTS,
+                elapsed: Duration::ZERO
+            }
+        );
+        // Kept alive again: observations count anew.
+        assert_eq!(habit.observe(start + REPROBE_AFTER * 2), None);
+    }
+
+    #[test]
+    fn keep_alive_is_probed_again_after_a_bounded_time() {
+        let start = Instant::now();
+        let mut habit = CloseHabit::default();
+        habit.observe(start);
+        habit.observe(start);
+        assert_eq!(
+            habit.next_request(start + Duration::from_secs(1), true),
+            Asking::Close
+        );
+        assert!(matches!(
+            habit.next_request(start + REPROBE_AFTER, true),
+            Asking::KeepAliveAgain { requests: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn under_load_the_probe_waits_for_a_request_alone_up_to_a_bound() {
+        let start = Instant::now();
+        let mut habit = CloseHabit::default();
+        habit.observe(start);
+        habit.observe(start);
+        let busy = |habit: &mut CloseHabit, now| habit.next_request(now, false);
+        assert_eq!(busy(&mut habit, start + REPROBE_AFTER), Asking::Close);
+        assert!(matches!(
+            habit.next_request(start + REPROBE_AFTER, true),
+            Asking::KeepAliveAgain { .. }
+        ));
+        habit.observe(start + REPROBE_AFTER);
+        habit.observe(start + REPROBE_AFTER);
+        let mut busy_requests = 0;
+        while busy(&mut habit, start + REPROBE_AFTER) == Asking::Close {
+            busy_requests += 1;
+        }
+        // Relearnt right after the probe: the bounds doubled, and under load four times that.
+        assert_eq!(
+            busy_requests,
+            REPROBE_AFTER_REQUESTS * 2 * u64::from(FORCED_REPROBE_FACTOR)
+        );
+    }
+
+    #[test]
+    fn relearning_soon_after_a_probe_spaces_the_probes_out() {
+        let mut now = Instant::now();
+        let mut habit = CloseHabit::default();
+        let mut schedule = Vec::new();
+        for _ in 0..(MAX_REPROBE_DOUBLINGS + 2) {
+            habit.observe(now);
+            let probe = habit.observe(now).expect("learnt");
+            schedule.push(probe.requests);
+            now += probe.after;
+            assert!(matches!(
+                habit.next_request(now, true),
+                Asking::KeepAliveAgain { .. }
+            ));
+        }
+        let most = REPROBE_AFTER_REQUESTS << MAX_REPROBE_DOUBLINGS;
+        assert_eq!(schedule[..3], [256, 512, 1024]);
+        assert_eq!(schedule[schedule.len() - 2..], [most, most]);
+        // A server that behaves for a while after a probe starts the schedule over.
+        habit.observe(now + OBSERVATION_WINDOW);
+        let probe = habit.observe(now + OBSERVATION_WINDOW).unwrap();
+        assert_eq!(probe.requests, REPROBE_AFTER_REQUESTS);
+    }
+
+    #[test]
+    fn an_origin_counts_each_connection_of_the_current_generation_once() {
+        let origin = Origin::new(4, "example.test");
+        assert!(!origin.asks_for_close());
+        origin.saw_silent_close(0);
+        assert!(
+            !origin.asks_for_close(),
+            "one silent close is a coincidence"
+        );
+        // A connection from before the last switch does not count.
+        origin.saw_silent_close(7);
+        assert!(!origin.asks_for_close());
+        origin.saw_silent_close(0);
+        assert!(origin.asks_for_close());
+        let asking = origin.generation.load(Relaxed);
+        // While asking for close, connections close because we asked: nothing to learn.
+        origin.saw_silent_close(asking);
+        let mut asked = 1;
+        while origin.asks_for_close() {
+            asked += 1;
+        }
+        assert_eq!(asked, REPROBE_AFTER_REQUESTS);
+        assert!(!origin.asks_for_close());
+        // Connections opened while asking for close end as asked: they do not count either.
+        origin.saw_silent_close(asking);
+        origin.saw_silent_close(asking);
+        assert!(!origin.asks_for_close());
     }
 }

@@ -147,6 +147,9 @@ pub struct ClientOptions {
     pub lookup_negative_cache_ttl: Option<f64>,
     /// Largest upstream body read (`FIND_TOOLS_MAX_RESPONSE_BYTES`; 16 MiB).
     pub max_response_bytes: Option<u32>,
+    /// After an attach that attached tools, post a message to the agent so that its next step
+    /// sees them; the result line gets `loop_triggered` (`FIND_TOOLS_TRIGGER_LOOP`; off).
+    pub trigger_loop: Option<bool>,
     /// Read the environment from this object instead of `process.env`.
     pub env: Option<std::collections::HashMap<String, String>>,
 }
@@ -347,6 +350,7 @@ fn core_options(options: ClientOptions) -> Result<CoreOptions> {
         )?,
         max_response_bytes: positive("maxResponseBytes", options.max_response_bytes)?
             .map(|n| n as usize),
+        trigger_loop: options.trigger_loop,
     })
 }
 

@@ -22,3 +22,9 @@ pub fn warn_once(message: &str) {
         eprintln!("{PREFIX} warning: {message}");
     }
 }
+
+/// Prints `message` every time: for changes of state a reader of the log must see each time
+/// they happen. Callers must never put a secret in `message`.
+pub fn warn(message: &str) {
+    eprintln!("{PREFIX} warning: {message}");
+}

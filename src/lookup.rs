@@ -1,11 +1,12 @@
-//! The find_tools tool id (contract §3): looked up in the Letta API, cached per agent, with one
-//! lookup in flight per agent shared by every concurrent caller.
+//! The find_tools tool id (BEHAVIOUR.md §3): looked up in the Letta API, cached per agent, with
+//! one lookup in flight per agent shared by every concurrent caller.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -17,13 +18,19 @@ use crate::stats::Stats;
 /// starts over. Bounds memory when callers send endless distinct agent ids.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Where a resolved id came from; a fallback is cached for the shorter, negative TTL.
+/// What a lookup found; a fallback is cached for the shorter, negative TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
-    Agent(String),
-    Global(String),
+    Id(String),
     Fallback,
 }
+
+/// Everything but the RFC 3986 unreserved characters is escaped in an agent id's segment.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// How a call got its id, for `stats()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,13 +87,9 @@ impl LookupCache {
             .get_or_init(|| async {
                 ran = true;
                 let found = lookup().await;
-                let ttl = match found {
-                    Found::Fallback => self.negative_ttl,
-                    _ => self.positive_ttl,
-                };
-                let id = match found {
-                    Found::Agent(id) | Found::Global(id) => id,
-                    Found::Fallback => fallback.to_owned(),
+                let (id, ttl) = match found {
+                    Found::Id(id) => (id, self.positive_ttl),
+                    Found::Fallback => (fallback.to_owned(), self.negative_ttl),
                 };
                 Resolved {
                     id,
@@ -141,15 +144,7 @@ pub fn encode_segment(segment: &str) -> Option<String> {
     if matches!(segment, "." | "..") {
         return None;
     }
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    Some(out)
+    Some(utf8_percent_encode(segment, PATH_SEGMENT).to_string())
 }
 
 /// The legacy search: the agent's own tools first, then all tools.
@@ -161,20 +156,22 @@ pub async fn find_tool_id(
 ) -> Found {
     if let Some(segment) = agent_id.and_then(encode_segment) {
         let url = format!("{letta_api_url}/agents/{segment}/tools");
-        if let Some(id) = fetch_list(http, &url, bearer)
+        let verdict = fetch_list(http, &url, bearer)
             .await
-            .and_then(|l| pick_from_agent(&l))
-        {
-            return Found::Agent(id);
+            .map_or(Verdict::Silent, |list| agent_verdict(&list));
+        match verdict {
+            Verdict::Id(id) => return Found::Id(id),
+            Verdict::NoId => return Found::Fallback,
+            Verdict::Silent => {}
         }
     }
     let url = format!("{letta_api_url}/tools");
-    match fetch_list(http, &url, bearer)
+    let verdict = fetch_list(http, &url, bearer)
         .await
-        .and_then(|l| pick_global(&l))
-    {
-        Some(id) => Found::Global(id),
-        None => Found::Fallback,
+        .map_or(Verdict::Silent, |list| global_verdict(&list));
+    match verdict {
+        Verdict::Id(id) => Found::Id(id),
+        Verdict::NoId | Verdict::Silent => Found::Fallback,
     }
 }
 
@@ -186,34 +183,80 @@ async fn fetch_list(http: &HttpClient, url: &str, bearer: Option<&str>) -> Optio
     pyjson::parse_bytes(&reply.body).ok()
 }
 
-fn named_tools(list: &Value) -> impl Iterator<Item = (String, String)> + '_ {
-    let items: &[Value] = match list {
-        Value::Array(items) => items,
-        _ => &[],
-    };
-    items.iter().filter_map(|tool| {
-        let name = tool.get("name")?.as_str()?.to_lowercase();
-        let id = tool.get("id")?.as_str()?.to_owned();
-        Some((name, id))
-    })
+/// What one list of tools says about the find_tools id.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The id to use.
+    Id(String),
+    /// The list decided on an entry with no usable id: legacy took the empty id for none and
+    /// used the fallback id without searching further.
+    NoId,
+    /// No entry decided, or the list could not be walked (legacy's walk raised): search on.
+    Silent,
 }
 
-/// An exact `find_tools` wins at once; otherwise the *last* name holding both "find" and "tool".
-fn pick_from_agent(list: &Value) -> Option<String> {
+impl Verdict {
+    fn of(id: Option<String>) -> Self {
+        id.map_or(Verdict::NoId, Verdict::Id)
+    }
+}
+
+/// One list entry as legacy read it: `tool.get('name', '').lower()` and `tool.get('id', '')`.
+/// `None` where legacy's walk raised: an entry that is not an object, a name that is not a
+/// string.
+fn entry(tool: &Value) -> Option<(String, Option<String>)> {
+    if !matches!(tool, Value::Object(_)) {
+        return None;
+    }
+    let name = match tool.get("name") {
+        None => String::new(),
+        Some(name) => name.as_str()?.to_lowercase(),
+    };
+    let id = tool
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    Some((name, id))
+}
+
+fn entries(list: &Value) -> &[Value] {
+    match list {
+        Value::Array(items) => items,
+        _ => &[],
+    }
+}
+
+/// An exact `find_tools` decides at once; otherwise the *last* name holding both "find" and
+/// "tool" does, at the end.
+fn agent_verdict(list: &Value) -> Verdict {
     let mut candidate = None;
-    for (name, id) in named_tools(list) {
+    for tool in entries(list) {
+        let Some((name, id)) = entry(tool) else {
+            return Verdict::Silent;
+        };
         if name == "find_tools" {
-            return Some(id);
+            return Verdict::of(id);
         }
         if name.contains("find") && name.contains("tool") {
             candidate = Some(id);
         }
     }
-    candidate
+    candidate.map_or(Verdict::Silent, Verdict::of)
 }
 
-fn pick_global(list: &Value) -> Option<String> {
-    named_tools(list).find_map(|(name, id)| (name == "find_tools").then_some(id))
+/// The first exact `find_tools` decides. Legacy's walk raising here ended the whole lookup with
+/// the fallback id, which is what `NoId` means too.
+fn global_verdict(list: &Value) -> Verdict {
+    for tool in entries(list) {
+        let Some((name, id)) = entry(tool) else {
+            return Verdict::NoId;
+        };
+        if name == "find_tools" {
+            return Verdict::of(id);
+        }
+    }
+    Verdict::Silent
 }
 
 #[cfg(test)]
@@ -224,12 +267,16 @@ mod tests {
         pyjson::parse(json).unwrap()
     }
 
+    fn id(id: &str) -> Verdict {
+        Verdict::Id(id.to_owned())
+    }
+
     #[test]
     fn exact_name_wins_over_earlier_candidates() {
         let tools = list(
             r#"[{"name":"find_attach_tools","id":"tool-cand"},{"name":"Find_Tools","id":"tool-exact"},{"name":"other","id":"tool-o"}]"#,
         );
-        assert_eq!(pick_from_agent(&tools).as_deref(), Some("tool-exact"));
+        assert_eq!(agent_verdict(&tools), id("tool-exact"));
     }
 
     #[test]
@@ -237,9 +284,44 @@ mod tests {
         let tools = list(
             r#"[{"name":"find_my_tool","id":"tool-c1"},{"name":"x","id":"tool-x"},{"name":"tool_finder","id":"tool-c2"}]"#,
         );
-        assert_eq!(pick_from_agent(&tools).as_deref(), Some("tool-c2"));
-        assert_eq!(pick_from_agent(&list(r#"[{"name":"x","id":"t"}]"#)), None);
-        assert_eq!(pick_from_agent(&list(r#"{"detail":"err"}"#)), None);
+        assert_eq!(agent_verdict(&tools), id("tool-c2"));
+        assert_eq!(
+            agent_verdict(&list(r#"[{"name":"x","id":"t"}]"#)),
+            Verdict::Silent
+        );
+        assert_eq!(agent_verdict(&list(r#"{"detail":"err"}"#)), Verdict::Silent);
+        assert_eq!(agent_verdict(&list(r#"[{"id":"t"}]"#)), Verdict::Silent);
+    }
+
+    #[test]
+    fn an_entry_that_decides_without_an_id_means_the_fallback() {
+        for tools in [
+            r#"[{"name":"find_tools","id":""},{"name":"find_tools","id":"tool-later"}]"#,
+            r#"[{"name":"find_tools"},{"name":"find_tools","id":"tool-later"}]"#,
+            r#"[{"name":"find_tools","id":null}]"#,
+            r#"[{"name":"find_my_tool","id":"tool-c1"},{"name":"tool_finder","id":""}]"#,
+        ] {
+            assert_eq!(agent_verdict(&list(tools)), Verdict::NoId, "{tools}");
+        }
+        assert_eq!(
+            global_verdict(&list(
+                r#"[{"name":"abc","id":"a"},{"name":"FIND_TOOLS"},{"name":"find_tools","id":"z"}]"#
+            )),
+            Verdict::NoId
+        );
+    }
+
+    #[test]
+    fn an_entry_legacy_could_not_read_ends_the_walk() {
+        // Legacy's `tool.get('name', '').lower()` raised on these: the agent step was abandoned
+        // for the global one, and a raise in the global step ended in the fallback id.
+        for tools in [
+            r#"[{"name":null,"id":"a"},{"name":"find_tools","id":"z"}]"#,
+            r#"["find_tools",{"name":"find_tools","id":"z"}]"#,
+        ] {
+            assert_eq!(agent_verdict(&list(tools)), Verdict::Silent, "{tools}");
+            assert_eq!(global_verdict(&list(tools)), Verdict::NoId, "{tools}");
+        }
     }
 
     #[test]
@@ -247,15 +329,8 @@ mod tests {
         let tools = list(
             r#"[{"name":"find_tool_x","id":"a"},{"name":"FIND_TOOLS","id":"b"},{"name":"find_tools","id":"c"}]"#,
         );
-        assert_eq!(pick_global(&tools).as_deref(), Some("b"));
-    }
-
-    #[test]
-    fn tools_without_a_string_name_or_id_are_skipped() {
-        let tools = list(
-            r#"[{"name":null,"id":"a"},{"name":"find_tools"},{"name":"find_tools","id":"z"}]"#,
-        );
-        assert_eq!(pick_global(&tools).as_deref(), Some("z"));
+        assert_eq!(global_verdict(&tools), id("b"));
+        assert_eq!(global_verdict(&list("[]")), Verdict::Silent);
     }
 
     #[test]
@@ -309,7 +384,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn positive_results_live_for_the_positive_ttl() {
         let cache = LookupCache::new(Duration::from_secs(300), Duration::from_secs(30));
-        let found = || async { Found::Agent("tool-ft".to_owned()) };
+        let found = || async { Found::Id("tool-ft".to_owned()) };
         assert_eq!(
             cache.resolve(None, "f", found).await,
             ("tool-ft".into(), CacheUse::Miss)

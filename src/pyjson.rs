@@ -141,11 +141,6 @@ impl ParseError {
     pub fn offset(&self) -> usize {
         self.offset
     }
-
-    /// Short description of the problem, e.g. `invalid \escape`.
-    pub fn reason(&self) -> &'static str {
-        self.reason
-    }
 }
 
 impl fmt::Display for ParseError {

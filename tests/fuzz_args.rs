@@ -2,7 +2,7 @@
 //!
 //! * `sanitize` + `attach_body`: for any arguments and any find_tools id (which comes from the
 //!   Letta API, so is not trusted either), the body is ASCII JSON equal to an independently
-//!   built reference object, with the contract's bounds (limit, min_score) and keep_tools rules.
+//!   built reference object, with the bounds of BEHAVIOUR.md §1 (limit, min_score) and its keep_tools rules.
 //! * `encode_segment`: any agent id stays exactly one path segment of the lookup URL on the
 //!   same host once the URL is parsed (as reqwest parses it, dot-segments collapsed), and
 //!   decodes back to itself; `.` and `..` get no lookup URL at all.
@@ -11,7 +11,7 @@
 //! run is e.g. `PROPTEST_CASES=200000 cargo test --release --test fuzz_args` (see SECURITY.md).
 
 use letta_find_tools::args::{
-    attach_body, sanitize, CallArgs, HeartbeatArg, KeepTools, NumberArg, RawArgs,
+    attach_body, is_python_space, sanitize, CallArgs, HeartbeatArg, KeepTools, NumberArg, RawArgs,
 };
 use letta_find_tools::lookup::encode_segment;
 use letta_find_tools::pyjson::{self, PyStr, Value};
@@ -51,6 +51,9 @@ fn text() -> impl Strategy<Value = String> {
                 "\u{2028}",
                 "\u{200b}",
                 "\u{a0}",
+                "\u{1c}",
+                "\u{1f}",
+                "\u{3000}",
                 "__proto__",
                 "constructor",
             ]),
@@ -122,7 +125,7 @@ fn string(s: &str) -> Value {
     Value::Str(PyStr::Utf8(s.to_owned()))
 }
 
-/// The attach body of contract §4 built as a value, for `pyjson` to spell.
+/// The attach body of BEHAVIOUR.md §4 built as a value, for `pyjson` to spell.
 fn reference_body(args: &CallArgs, tool_id: &str) -> Value {
     let mut keep = vec![string(tool_id)];
     keep.extend(
@@ -168,7 +171,7 @@ fn percent_decode(segment: &str) -> Vec<u8> {
 
 proptest! {
     #[test]
-    fn sanitised_arguments_keep_the_contract_bounds(raw in raw_args(), max_limit in 1u32..1000) {
+    fn sanitised_arguments_keep_their_bounds(raw in raw_args(), max_limit in 1u32..1000) {
         let given_query = raw.query.clone();
         let given_agent = raw.agent_id.clone();
         let args = sanitize(raw, max_limit);
@@ -179,7 +182,7 @@ proptest! {
         let mut seen = std::collections::HashSet::new();
         for item in &args.keep_tools {
             prop_assert!(!item.is_empty() && !item.contains(','), "{item:?}");
-            prop_assert_eq!(item.trim(), item.as_str());
+            prop_assert_eq!(item.trim_matches(is_python_space), item.as_str());
             prop_assert!(seen.insert(item.clone()), "{item:?} twice");
         }
     }

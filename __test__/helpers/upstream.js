@@ -8,15 +8,20 @@ const http = require('node:http');
 const path = require('node:path');
 const { readBody } = require('../../sandbox/server');
 
-const GOLDENS_PATH = path.join(__dirname, '..', '..', '..', 'shared', 'legacy', 'goldens.json');
+// The oracle: the cases recorded from the legacy script, and the cases of our own that pin down
+// where the addon follows legacy more closely than those recordings show, or departs from it on
+// purpose (docs/BEHAVIOUR.md). Both files have the same shape.
+const GOLDENS_DIR = path.join(__dirname, '..', 'fixtures', 'goldens');
+const GOLDENS_PATH = path.join(GOLDENS_DIR, 'legacy.json');
+const OUR_GOLDENS_PATH = path.join(GOLDENS_DIR, 'ours.json');
 
-// The headers the goldens' expected_requests list (the only ones the contract names).
+// The headers the goldens' expected_requests list (the only ones docs/BEHAVIOUR.md names).
 const CONTRACT_HEADERS = ['accept', 'content-type', 'x-bare-password', 'authorization'];
 
 const ATTACH_SUFFIX = '/api/v1/tools/attach';
 
-function loadGoldens() {
-  return JSON.parse(fs.readFileSync(GOLDENS_PATH, 'utf8'));
+function loadGoldens(file = GOLDENS_PATH) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
 function answerHandlerFailure(res, error) {
@@ -103,11 +108,11 @@ function goldenRecord(to, req, body) {
   return record;
 }
 
-// The agent id segment of "/v1/agents/<id>/tools", decoded; null for any other path.
-function agentIdOf(requestPath) {
+// The agent id segment of "/v1/agents/<id>/<leaf>", decoded; null for any other path.
+function agentIdOf(requestPath, leaf) {
   const segments = requestPath.split('?')[0].split('/');
-  const [empty, version, agents, encodedId, tools] = segments;
-  if (segments.length !== 5 || empty !== '' || version !== 'v1' || agents !== 'agents' || tools !== 'tools') return null;
+  const [empty, version, agents, encodedId, last] = segments;
+  if (segments.length !== 5 || empty !== '' || version !== 'v1' || agents !== 'agents' || last !== leaf) return null;
   try {
     return decodeURIComponent(encodedId);
   } catch {
@@ -117,10 +122,17 @@ function agentIdOf(requestPath) {
 
 function answerLettaFixture(fixture, req, res) {
   if (req.method === 'GET' && req.url.split('?')[0] === '/v1/tools') return sendJson(res, 200, fixture.all_tools);
-  const agentId = req.method === 'GET' ? agentIdOf(req.url) : null;
+  const agentId = req.method === 'GET' ? agentIdOf(req.url, 'tools') : null;
   if (agentId !== null && Object.hasOwn(fixture.agents, agentId)) {
     const agent = fixture.agents[agentId];
     return sendJson(res, agent.status ?? 200, agent.tools);
+  }
+  // The loop trigger's message: answered with the agent's message_status (an agent without one
+  // is not found, as in Letta).
+  const messagedId = req.method === 'POST' ? agentIdOf(req.url, 'messages') : null;
+  const messaged = messagedId !== null && Object.hasOwn(fixture.agents, messagedId) ? fixture.agents[messagedId] : null;
+  if (messaged?.message_status !== undefined) {
+    return answerAfter(res, messaged.message_delay_ms, () => sendJson(res, messaged.message_status, { messages: [] }));
   }
   return sendJson(res, 404, { detail: 'Not Found' });
 }
@@ -178,4 +190,13 @@ function envForCase(goldenCase, { toolSelectorUrl, lettaUrl }) {
   );
 }
 
-module.exports = { startUpstream, serveOnLoopback, startGoldenUpstream, loadGoldens, envForCase, answerAfter, GOLDENS_PATH };
+module.exports = {
+  startUpstream,
+  serveOnLoopback,
+  startGoldenUpstream,
+  loadGoldens,
+  envForCase,
+  answerAfter,
+  GOLDENS_PATH,
+  OUR_GOLDENS_PATH,
+};

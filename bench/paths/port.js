@@ -1,6 +1,6 @@
 'use strict';
 
-// A pure-JS port of the find_tools call (contract §1, §3, §4, §5), written the way a Node
+// A pure-JS port of the find_tools call (BEHAVIOUR.md §1, §3, §4, §5), written the way a Node
 // developer would write it, over a transport (undici.Pool or global fetch). Its Python-style
 // JSON spelling covers what the bench upstream sends (no integral floats, no NaN); run.js
 // checks each port's line against the native one before timing.
@@ -47,7 +47,7 @@ function pythonDumps(value) {
   return `{${members.join(', ')}}`;
 }
 
-/** The attach body, keys in the contract's order (§4). */
+/** The attach body, keys in the order of BEHAVIOUR.md §4. */
 function attachBody(args, toolId) {
   const keepTools = [toolId];
   for (const item of args.keepTools) {
