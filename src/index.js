@@ -4,14 +4,14 @@
 // The letta-find-tools MCP server: `node src/index.js` serves stdio, `--http` Streamable HTTP.
 
 const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
-const { readServerConfig } = require('./config');
-const { createBackend } = require('./backends');
-const { InFlight } = require('./in-flight');
-const { createMetrics } = require('./metrics');
-const { createFindToolsHandler } = require('./tool');
-const { createMcpServer } = require('./mcp-server');
-const { startHttpServer } = require('./http-server');
-const log = require('./log');
+const { readServerConfig } = require('./server/config');
+const { createBackend } = require('./server/backends');
+const { InFlight } = require('./server/in-flight');
+const { createMetrics } = require('./server/metrics');
+const { createFindToolsHandler } = require('./server/tool');
+const { createMcpServer } = require('./server/mcp-server');
+const { startHttpServer } = require('./server/http-server');
+const log = require('./server/log');
 
 const USAGE = 'usage: letta-find-tools-mcp [--stdio | --http]';
 

@@ -7,7 +7,7 @@
 const { Server } = require('@modelcontextprotocol/sdk/server/index.js');
 const { ListToolsRequestSchema, CallToolRequestSchema } = require('@modelcontextprotocol/sdk/types.js');
 const { FIND_TOOLS_TOOL } = require('./tool');
-const { version } = require('../package.json');
+const { version } = require('../../package.json');
 const log = require('./log');
 
 const SERVER_NAME = 'letta-tools-selector';

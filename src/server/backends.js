@@ -49,7 +49,7 @@ function unavailableBackend(reason) {
 
 function loadAddon() {
   try {
-    return { addon: require('../index.js') };
+    return { addon: require('../../index.js') };
   } catch (error) {
     return { loadError: error };
   }
