@@ -1,10 +1,10 @@
 'use strict';
 
-// The MCP server over stdio (contract §6), through the real SDK client or raw JSON-RPC lines,
-// against the golden upstream.
-const { JSONRPCMessageSchema } = require('@modelcontextprotocol/sdk/types.js');
+// The MCP server over stdio (contract §6), through the real SDK client in each protocol era or
+// raw JSON-RPC lines, against the golden upstream.
+const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
-const { connectStdio, spawnServer, attachBodies, untilLogged } = require('./helpers/server');
+const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF } = require('./helpers/server');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
@@ -46,12 +46,16 @@ beforeEach(() => {
   upstream.setCase(RESP_FULL);
 });
 
-describe('with the default environment', () => {
+describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client negotiating %s', (negotiation) => {
   let server;
   beforeAll(async () => {
-    server = await connectStdio(env);
+    server = await connectStdio(env, negotiation);
   });
   afterAll(() => server.close());
+
+  test(`lands on the ${ERA_OF[negotiation]} era`, () => {
+    expect(server.client.getProtocolEra()).toBe(ERA_OF[negotiation]);
+  });
 
   test('is letta-tools-selector and lists find_tools exactly as the contract says', async () => {
     expect(server.client.getServerVersion().name).toBe('letta-tools-selector');
@@ -60,14 +64,25 @@ describe('with the default environment', () => {
   });
 
   test('a call answers the golden line of resp-full in one text item', async () => {
-    const result = await server.client.callTool({ name: 'find_tools', arguments: RESP_FULL.args });
+    const result = await server.callResult(RESP_FULL.args);
     expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
     expect(result.isError).toBeUndefined();
     expect(attachBodies(upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
   });
 
-  test('a missing agent id is the legacy error text, and nothing is sent upstream', async () => {
-    expect(await server.call({ query: 'q' })).toBe(MISSING);
+  test('every response golden answers its line byte for byte, flagged isError unless a success', async () => {
+    for (const golden of goldens.cases.filter((c) => c.name.startsWith('resp-'))) {
+      upstream.setCase(golden);
+      const result = await server.callResult(golden.args);
+      expect(result.content).toEqual([{ type: 'text', text: golden.expected_result }]);
+      expect([golden.name, result.isError === true]).toEqual([golden.name, !golden.expected_result.startsWith('{"status": "success"')]);
+    }
+  });
+
+  test('a missing agent id is the legacy error text, flagged isError, and nothing is sent upstream', async () => {
+    const result = await server.callResult({ query: 'q' });
+    expect(result.content).toEqual([{ type: 'text', text: MISSING }]);
+    expect(result.isError).toBe(true);
     expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING);
     expect(upstream.requests).toEqual([]);
   });
@@ -214,12 +229,15 @@ describe('raw stdio', () => {
     send(server.child, call(3, RESP_FULL.args));
     send(server.child, call(4, { query: 'q' }));
     send(server.child, call(5, { ...RESP_FULL.args, limit: { not: 'a number' } }));
+    // The SDK's stdio transport closes the connection when stdin ends (the MCP stdio binding's
+    // guidance), so the client waits for its answers before it says goodbye.
+    while (responses(server.output.stdout).length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
     server.child.stdin.end();
 
     expect(await server.exited()).toEqual({ code: 0, signal: null });
     const lines = server.output.stdout.split('\n');
     expect(lines.pop()).toBe('');
-    for (const line of lines) expect(JSONRPCMessageSchema.safeParse(JSON.parse(line)).success).toBe(true);
+    for (const line of lines) expect(() => parseJSONRPCMessage(JSON.parse(line))).not.toThrow();
     const byId = Object.fromEntries(responses(server.output.stdout).map((message) => [message.id, message]));
     expect(Object.keys(byId).sort()).toEqual(['1', '2', '3', '4', '5']);
     expect(byId[3].result.content[0].text).toBe(RESP_FULL.expected_result);

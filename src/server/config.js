@@ -1,8 +1,9 @@
 'use strict';
 
-// The server's own environment (contract §6 and §7). The native client reads the upstream
+// The server's own environment (contract §6, §7 and §8). The native client reads the upstream
 // variables of contract §2 itself.
 
+const fs = require('node:fs');
 const log = require('./log');
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -15,7 +16,6 @@ const DEFAULT_HOST = '0.0.0.0';
 const DEFAULT_PROCESS_TIMEOUT_MS = 30000;
 const MIN_PROCESS_TIMEOUT_MS = 5000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10000;
-const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 
 function text(env, name) {
   const value = env[name];
@@ -58,6 +58,27 @@ function backend(env) {
   return 'native';
 }
 
+function list(env, name) {
+  return text(env, name)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+// A container secret arrives as a file, usually with a trailing newline that is not part of it.
+function authToken(env) {
+  const file = text(env, 'MCP_AUTH_TOKEN_FILE');
+  if (!file) return text(env, 'MCP_AUTH_TOKEN') || undefined;
+  let token;
+  try {
+    token = fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`MCP_AUTH_TOKEN_FILE cannot be read (${error.code ?? error.message})`);
+  }
+  if (!token) throw new Error('MCP_AUTH_TOKEN_FILE names an empty file');
+  return token;
+}
+
 /** Reads the server settings once; throws only for a value the server cannot start with. */
 function readServerConfig(env = process.env) {
   const processTimeoutMs = positiveMilliseconds(env, 'FIND_TOOLS_PROCESS_TIMEOUT', DEFAULT_PROCESS_TIMEOUT_MS);
@@ -74,7 +95,9 @@ function readServerConfig(env = process.env) {
     http: {
       port: port(env),
       host: text(env, 'HOST') || DEFAULT_HOST,
-      sessionIdleTimeoutMs: positiveMilliseconds(env, 'SESSION_IDLE_TIMEOUT_MS', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
+      authToken: authToken(env),
+      allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
+      allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     },
     shutdownTimeoutMs: positiveMilliseconds(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
   };

@@ -1,11 +1,10 @@
 'use strict';
 
-// One MCP protocol endpoint: stdio has one, Streamable HTTP one per session; all share callTool.
-// The low-level Server lists the contract's JSON Schema verbatim and never validates arguments
-// against it (legacy accepted anything; tool.js coerces).
+// The MCP server instance the SDK's entries build per HTTP request and per stdio connection;
+// every instance shares callTool. The low-level Server lists the contract's JSON Schema
+// verbatim and never validates arguments against it (legacy accepted anything; tool.js coerces).
 
-const { Server } = require('@modelcontextprotocol/sdk/server/index.js');
-const { ListToolsRequestSchema, CallToolRequestSchema } = require('@modelcontextprotocol/sdk/types.js');
+const { Server } = require('@modelcontextprotocol/server');
 const { FIND_TOOLS_TOOL } = require('./tool');
 const { version } = require('../../package.json');
 const log = require('./log');
@@ -14,8 +13,8 @@ const SERVER_NAME = 'letta-tools-selector';
 
 function createMcpServer(callTool) {
   const server = new Server({ name: SERVER_NAME, version }, { capabilities: { tools: {} } });
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [FIND_TOOLS_TOOL] }));
-  server.setRequestHandler(CallToolRequestSchema, callTool);
+  server.setRequestHandler('tools/list', async () => ({ tools: [FIND_TOOLS_TOOL] }));
+  server.setRequestHandler('tools/call', callTool);
   server.onerror = (error) => log.warn(`MCP: ${error.message}`);
   return server;
 }
