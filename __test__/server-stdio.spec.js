@@ -4,32 +4,11 @@
 // raw JSON-RPC lines, against the golden upstream.
 const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
-const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF } = require('./helpers/server');
+const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL } = require('./helpers/server');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
 const RESP_FULL = goldenCase('resp-full');
-
-// Contract §6, word for word.
-const CONTRACT_TOOL = {
-  name: 'find_tools',
-  description: 'Silently manage tools for the agent by searching and attaching relevant tools',
-  inputSchema: {
-    type: 'object',
-    properties: {
-      query: { type: 'string', description: 'Your search query - what kind of tool are you looking for?' },
-      agent_id: { type: 'string', description: 'Your agent ID (optional if x-agent-id header is provided)' },
-      keep_tools: { type: 'string', description: 'Comma-separated list of tool IDs to preserve' },
-      limit: { type: 'number', default: 10, description: 'Maximum number of tools to find (default: 10)' },
-      min_score: { type: 'number', default: 50, description: 'Minimum match score 0-100 (default: 50.0)' },
-      request_heartbeat: {
-        type: 'boolean',
-        default: false,
-        description: 'Whether to request an immediate heartbeat (default: false)',
-      },
-    },
-  },
-};
 
 const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 const OK_CASE = goldenCase('lookup-noagent');

@@ -4,6 +4,7 @@
 // protocol era a spec asks for.
 
 const { spawn } = require('node:child_process');
+const http = require('node:http');
 const path = require('node:path');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
@@ -13,6 +14,27 @@ const LEGACY_FIXTURE = path.join(__dirname, '..', 'fixtures', 'legacy_find_tools
 
 // Not a timing assertion: a server that never says where it listens is broken, and this says so.
 const START_TIMEOUT_MS = 15000;
+
+// Contract §6, word for word.
+const CONTRACT_TOOL = {
+  name: 'find_tools',
+  description: 'Silently manage tools for the agent by searching and attaching relevant tools',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      query: { type: 'string', description: 'Your search query - what kind of tool are you looking for?' },
+      agent_id: { type: 'string', description: 'Your agent ID (optional if x-agent-id header is provided)' },
+      keep_tools: { type: 'string', description: 'Comma-separated list of tool IDs to preserve' },
+      limit: { type: 'number', default: 10, description: 'Maximum number of tools to find (default: 10)' },
+      min_score: { type: 'number', default: 50, description: 'Minimum match score 0-100 (default: 50.0)' },
+      request_heartbeat: {
+        type: 'boolean',
+        default: false,
+        description: 'Whether to request an immediate heartbeat (default: false)',
+      },
+    },
+  },
+};
 
 // The client's version negotiation: the 2025 initialize handshake, a server/discover probe
 // that falls back to it, and the 2026-07-28 revision or nothing.
@@ -123,6 +145,25 @@ async function connectHttp(url, headers = {}, negotiation = 'legacy') {
   return session(client, { transport });
 }
 
+// A one-off connection, so that no pooled socket outlives the test or hides a refused connection.
+function rawRequest(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A metric's value in Prometheus text (NaN when absent). */
+function metricValue(text, name) {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
 /** The Tool Selector requests of a golden upstream, bodies only. */
 function attachBodies(upstream) {
   return upstream.requests.filter((request) => request.to === 'tool_selector').map((request) => request.body);
@@ -131,11 +172,14 @@ function attachBodies(upstream) {
 module.exports = {
   NEGOTIATIONS,
   ERA_OF,
+  CONTRACT_TOOL,
   LEGACY_FIXTURE,
   connectStdio,
   spawnServer,
   startHttpServer,
   connectHttp,
+  rawRequest,
+  metricValue,
   attachBodies,
   untilLogged,
 };

@@ -3,7 +3,6 @@
 // POST /find_tools: the API of the worker service the PRD proposed (contract §8), so that a
 // deployment whose WORKER_SERVICE_URL pointed at the worker can point it here unchanged.
 
-const { readRequestBody } = require('@modelcontextprotocol/server');
 const { toWebRequest } = require('@modelcontextprotocol/node');
 
 function sendJson(res, status, value) {
@@ -32,14 +31,17 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
       res.setHeader('Allow', 'POST');
       return sendJson(res, 405, { error: 'Method not allowed: POST a JSON object' });
     }
-    const body = await readRequestBody(toWebRequest(req), maxBodyBytes);
-    if (body.tooLarge) {
+    let request;
+    try {
+      request = await toWebRequest(req, undefined, { maxRequestBodySize: maxBodyBytes });
+    } catch (error) {
+      if (error.name !== 'RequestBodyTooLargeError') throw error;
       res.setHeader('Connection', 'close');
       return sendJson(res, 413, { error: `Request body must not exceed ${maxBodyBytes} bytes` });
     }
     let args;
     try {
-      args = JSON.parse(body.text);
+      args = JSON.parse(await request.text());
     } catch {
       return sendJson(res, 400, { error: 'Request body is not valid JSON' });
     }
