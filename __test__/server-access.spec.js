@@ -75,12 +75,19 @@ describe('bound to loopback', () => {
     expect(attachBodies(upstream)).toHaveLength(1);
   });
 
-  test('a loopback Host with an Origin not in MCP_ALLOWED_ORIGINS is refused: a page on localhost is a browser too', async () => {
-    for (const origin of ['http://localhost:5173', 'http://evil.example.com', 'null']) {
+  test('an Origin neither loopback nor in MCP_ALLOWED_ORIGINS is refused, even with a loopback Host', async () => {
+    for (const origin of ['http://evil.example.com', 'https://app.example.com.evil.example.com', 'null']) {
       const response = await postMcp(server.url, CALL, { Origin: origin });
       expect([origin, response.status]).toEqual([origin, 403]);
     }
     expect(upstream.requests).toEqual([]);
+  });
+
+  test('a loopback Host with a loopback Origin is accepted, as the SDK guards and the conformance suite have it', async () => {
+    const port = portOf(server.url);
+    const response = await postMcp(server.url, CALL, { Host: `127.0.0.1:${port}`, Origin: `http://127.0.0.1:${port}` });
+    expect(response.status).toBe(200);
+    expect(attachBodies(upstream)).toHaveLength(1);
   });
 
   test('origins listed in MCP_ALLOWED_ORIGINS, as an origin or a host name, are accepted', async () => {
@@ -108,6 +115,8 @@ describe('bound beyond loopback', () => {
       const url = `http://127.0.0.1:${portOf(server.url)}`;
       expect((await postMcp(url, CALL, { Host: 'letta-find-tools:3020' })).status).toBe(200);
       expect((await postMcp(url, CALL, { Origin: 'http://evil.example.com' })).status).toBe(403);
+      // Beyond loopback, a page on localhost is just another origin.
+      expect((await postMcp(url, CALL, { Origin: 'http://localhost:5173' })).status).toBe(403);
       const warnings = server.stderr().split('\n').filter((line) => line.includes('without MCP_AUTH_TOKEN'));
       expect(warnings).toHaveLength(1);
     } finally {

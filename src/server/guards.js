@@ -21,14 +21,18 @@ function originHostname(entry) {
 
 /**
  * (req, res) => boolean for a server bound to host: false means refused (already answered).
- * Bound to loopback, only loopback Host names pass (what stops DNS rebinding), plus allowedHosts;
- * bound beyond it, the Host is checked only when allowedHosts names some. Any Origin header not
- * in allowedOrigins is refused whatever the bind: server-side clients send none, browsers always do.
+ * Bound to loopback, only loopback Host names pass (what stops DNS rebinding) and only loopback
+ * origins, as the SDK's localhost guards have it, plus allowedHosts and allowedOrigins. Bound
+ * beyond it, the Host is checked only when allowedHosts names some, and only allowedOrigins
+ * pass. A request without an Origin passes: server-side clients send none, browsers always do.
  */
 function createRequestGuard({ host, allowedHosts, allowedOrigins }) {
-  const checkOrigin = originValidation(allowedOrigins.map(originHostname));
-  const hostnames = allowedHosts.length > 0 || isLoopback(host) ? [...localhostAllowedHostnames(), ...allowedHosts] : null;
-  const checkHost = hostnames ? hostHeaderValidation(hostnames) : () => true;
+  const loopback = isLoopback(host) ? localhostAllowedHostnames() : [];
+  const checkOrigin = originValidation([...loopback, ...allowedOrigins.map(originHostname)]);
+  const checkHost =
+    loopback.length > 0 || allowedHosts.length > 0
+      ? hostHeaderValidation([...localhostAllowedHostnames(), ...allowedHosts])
+      : () => true;
   return (req, res) => checkHost(req, res) && checkOrigin(req, res);
 }
 
