@@ -29,6 +29,8 @@ function readSettings() {
     soakCalls: integer('BENCH_SOAK_CALLS', 200_000),
     soakPaths: list('BENCH_SOAK_PATHS') || ['native'],
     cases: list('BENCH_CASES'),
+    // A checkout of an earlier version (built, with its node_modules) whose server joins the server section.
+    serverBefore: process.env.BENCH_SERVER_BEFORE || null,
     pin: process.env.BENCH_PIN !== '0',
     resultsDir: process.env.BENCH_RESULTS_DIR || require('node:path').join(__dirname, '..', 'results'),
   };
