@@ -209,6 +209,13 @@ describe('MCP_AUTH_TOKEN_FILE', () => {
     }
   });
 
+  test('a token no client could send stops the start, without showing it', async () => {
+    const server = spawnServer(['--http'], { ...env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN: 'two words' }, /listening/);
+    await expect(server.started).rejects.toThrow(/exited with 1/);
+    expect(server.output.stderr).toContain('cannot start: MCP_AUTH_TOKEN: the token must be printable ASCII without spaces');
+    expect(server.output.stderr).not.toContain('two words');
+  });
+
   test('a file that cannot be read stops the start, naming the variable only', async () => {
     const server = spawnServer(['--http'], { ...env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN_FILE: path.join(dir, 'missing') }, /listening/);
     await expect(server.started).rejects.toThrow(/exited with 1/);

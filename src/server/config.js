@@ -65,10 +65,13 @@ function list(env, name) {
     .filter(Boolean);
 }
 
+// What a client can send after "Bearer " in one header value (RFC 6750's token is narrower).
+const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
+
 // A container secret arrives as a file, usually with a trailing newline that is not part of it.
-function authToken(env) {
+function authTokenText(env) {
   const file = text(env, 'MCP_AUTH_TOKEN_FILE');
-  if (!file) return text(env, 'MCP_AUTH_TOKEN') || undefined;
+  if (!file) return { name: 'MCP_AUTH_TOKEN', token: text(env, 'MCP_AUTH_TOKEN') };
   let token;
   try {
     token = fs.readFileSync(file, 'utf8').trim();
@@ -76,6 +79,14 @@ function authToken(env) {
     throw new Error(`MCP_AUTH_TOKEN_FILE cannot be read (${error.code ?? error.message})`);
   }
   if (!token) throw new Error('MCP_AUTH_TOKEN_FILE names an empty file');
+  return { name: 'MCP_AUTH_TOKEN_FILE', token };
+}
+
+/** The bearer token, or undefined for none; never part of an error message. */
+function authToken(env) {
+  const { name, token } = authTokenText(env);
+  if (!token) return undefined;
+  if (!TOKEN_PATTERN.test(token)) throw new Error(`${name}: the token must be printable ASCII without spaces`);
   return token;
 }
 
