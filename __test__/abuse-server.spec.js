@@ -48,7 +48,7 @@ function request(url, { method = 'GET', headers = {}, body } = {}) {
 /** The JSON-RPC messages of a response, whether it came as JSON or as an SSE stream. */
 function messagesOf(response) {
   if (!response.text) return [];
-  if (/^text\/event-stream/.test(response.headers['content-type'] ?? '')) {
+  if ((response.headers['content-type'] ?? '').startsWith('text/event-stream')) {
     return response.text
       .split('\n')
       .filter((line) => line.startsWith('data: '))
