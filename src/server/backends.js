@@ -12,8 +12,8 @@ const { runLegacyScript, TIMEOUT_TEXT: LEGACY_TIMEOUT_TEXT } = require('./legacy
 // Contract §5: a timeout has its own line.
 const NATIVE_TIMEOUT_MESSAGE = 'Tool attach request timed out.';
 
-/** How a native result line went: 'success', 'timeout' or 'error'. */
-function nativeOutcome(line) {
+/** How a result line (contract §5) went: 'success', 'timeout' or 'error'. */
+function lineOutcome(line) {
   const { status, message } = JSON.parse(line);
   if (status === 'success') return 'success';
   return message === NATIVE_TIMEOUT_MESSAGE ? 'timeout' : 'error';
@@ -23,7 +23,7 @@ function nativeOutcome(line) {
 function legacyOutcome(text) {
   if (text === LEGACY_TIMEOUT_TEXT) return 'timeout';
   try {
-    return nativeOutcome(text);
+    return lineOutcome(text);
   } catch {
     return 'error';
   }
@@ -57,7 +57,7 @@ function nativeBackend(addon) {
     description: `native client; Tool Selector at ${settings.toolSelectorUrl}, Letta API at ${settings.lettaApiUrl}`,
     call: async (args, { signal }) => {
       const text = await client.findTools(args, { signal });
-      return { text, outcome: nativeOutcome(text) };
+      return { text, outcome: lineOutcome(text) };
     },
     stats: () => client.stats(),
     health: () => ({ settings: client.settings(), stats: client.stats() }),
