@@ -1,10 +1,20 @@
 'use strict';
 
-// The MCP server over Streamable HTTP (`--http`): sessions, the x-agent-id header (BEHAVIOUR.md §6),
-// /health, /metrics, hostile requests and a graceful SIGTERM.
-const http = require('node:http');
+// The MCP server over Streamable HTTP (`--http`), stateless, through the SDK client in each
+// protocol era: the x-agent-id header (BEHAVIOUR.md §6), /health, /metrics, malformed requests and
+// a graceful SIGTERM.
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
-const { startHttpServer, connectHttp, attachBodies, untilLogged } = require('./helpers/server');
+const {
+  startHttpServer,
+  connectHttp,
+  attachBodies,
+  untilLogged,
+  rawRequest: request,
+  metricValue: metric,
+  NEGOTIATIONS,
+  ERA_OF,
+  CONTRACT_TOOL,
+} = require('./helpers/server');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
@@ -12,6 +22,7 @@ const RESP_FULL = goldenCase('resp-full');
 const RESP_SLOW = goldenCase('resp-slow');
 const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
 const RESP_FULL_ATTACH_BODY = RESP_FULL.expected_requests.at(-1).body;
+const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 
 const INITIALIZE = {
   jsonrpc: '2.0',
@@ -20,20 +31,6 @@ const INITIALIZE = {
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 };
 const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
-
-// A one-off connection, so that no pooled socket outlives the test or hides a refused connection.
-function request(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const postMcp = (url, body, headers = {}) =>
   request(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
@@ -59,88 +56,91 @@ describe('a running server', () => {
     expect(await server.stop()).toEqual({ code: 0, signal: null });
   });
 
-  test('initializes a session and lists find_tools', async () => {
-    const session = await connectHttp(server.url);
-    try {
-      expect(session.transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(session.client.getServerVersion().name).toBe('letta-tools-selector');
-      const { tools } = await session.client.listTools();
-      expect(tools.map((tool) => tool.name)).toEqual(['find_tools']);
-    } finally {
-      await session.close();
-    }
-  });
+  describe.each(Object.keys(NEGOTIATIONS))('a client negotiating %s', (negotiation) => {
+    const connect = (headers) => connectHttp(server.url, headers, negotiation);
+    const withSession = async (headers, body) => {
+      const session = await connect(headers);
+      try {
+        await body(session);
+      } finally {
+        await session.close();
+      }
+    };
 
-  test('takes the agent id from the x-agent-id header', async () => {
-    const session = await connectHttp(server.url, { 'x-agent-id': ` ${AGENT} ` });
-    try {
-      expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
-      expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
-      expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY, RESP_FULL_ATTACH_BODY]);
-    } finally {
-      await session.close();
-    }
-  });
+    test(`lands on the ${ERA_OF[negotiation]} era without a session, and lists find_tools as BEHAVIOUR.md §6 says`, () =>
+      withSession({}, async (session) => {
+        expect(session.client.getProtocolEra()).toBe(ERA_OF[negotiation]);
+        expect(session.transport.sessionId).toBeUndefined();
+        expect(session.client.getServerVersion().name).toBe('letta-tools-selector');
+        const { tools } = await session.client.listTools();
+        expect(tools).toEqual([CONTRACT_TOOL]);
+      }));
 
-  test('a header and an argument that differ are refused with the legacy text', async () => {
-    const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
-    try {
-      expect(await session.call({ ...ARGS_WITHOUT_AGENT, agent_id: 'agent-other' })).toBe(
-        `Error in find_tools: Agent ID mismatch: header '${AGENT}' != parameter 'agent-other'`,
-      );
+    test('takes the agent id from the x-agent-id header, trimmed', () =>
+      withSession({ 'x-agent-id': ` ${AGENT} ` }, async (session) => {
+        const result = await session.callResult(ARGS_WITHOUT_AGENT);
+        expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
+        expect(result.isError).toBeUndefined();
+        expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
+        expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY, RESP_FULL_ATTACH_BODY]);
+      }));
+
+    test('a header and an argument that differ are refused with the legacy text, flagged isError', () =>
+      withSession({ 'x-agent-id': AGENT }, async (session) => {
+        const result = await session.callResult({ ...ARGS_WITHOUT_AGENT, agent_id: 'agent-other' });
+        expect(result.content).toEqual([
+          { type: 'text', text: `Error in find_tools: Agent ID mismatch: header '${AGENT}' != parameter 'agent-other'` },
+        ]);
+        expect(result.isError).toBe(true);
+        expect(upstream.requests).toEqual([]);
+      }));
+
+    test('a repeated header counts with its first value', () =>
+      withSession({ 'x-agent-id': `${AGENT}, agent-second` }, async (session) => {
+        expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
+        expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
+      }));
+
+    test('a malformed header id and a missing id are refused with the legacy texts', async () => {
+      await withSession({ 'x-agent-id': 'agent;drop' }, async (session) => {
+        const result = await session.callResult(ARGS_WITHOUT_AGENT);
+        expect(result.content[0].text).toBe('Error in find_tools: Invalid agent ID format: agent;drop');
+        expect(result.isError).toBe(true);
+      });
+      await withSession({}, async (session) => {
+        const result = await session.callResult(ARGS_WITHOUT_AGENT);
+        expect(result.content[0].text).toBe(MISSING);
+        expect(result.isError).toBe(true);
+      });
       expect(upstream.requests).toEqual([]);
-    } finally {
-      await session.close();
-    }
-  });
+    });
 
-  test('a repeated header counts with its first value', async () => {
-    const session = await connectHttp(server.url, { 'x-agent-id': `${AGENT}, agent-second` });
-    try {
-      expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
-      expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
-    } finally {
-      await session.close();
-    }
-  });
+    test('an upstream error comes back unchanged, flagged isError', () =>
+      withSession({ 'x-agent-id': AGENT }, async (session) => {
+        upstream.setCase(goldenCase('resp-err400'));
+        const result = await session.callResult(goldenCase('resp-err400').args);
+        expect(result.content).toEqual([{ type: 'text', text: goldenCase('resp-err400').expected_result }]);
+        expect(result.isError).toBe(true);
+      }));
 
-  test('a malformed header id and a missing id are refused with the legacy texts', async () => {
-    const badHeader = await connectHttp(server.url, { 'x-agent-id': 'agent;drop' });
-    const noHeader = await connectHttp(server.url);
-    try {
-      expect(await badHeader.call(ARGS_WITHOUT_AGENT)).toBe('Error in find_tools: Invalid agent ID format: agent;drop');
-      expect(await noHeader.call(ARGS_WITHOUT_AGENT)).toBe(
-        'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter',
-      );
-    } finally {
-      await Promise.all([badHeader.close(), noHeader.close()]);
-    }
-  });
-
-  test('two sessions at once each keep their own agent', async () => {
-    upstream.setCase(goldenCase('lookup-noagent'));
-    const first = await connectHttp(server.url, { 'x-agent-id': 'agent-cand' });
-    const second = await connectHttp(server.url, { 'x-agent-id': 'agent-none' });
-    try {
-      expect(first.transport.sessionId).not.toBe(second.transport.sessionId);
-      const health = JSON.parse((await request(`${server.url}/health`)).text);
-      expect(health.sessions).toBeGreaterThanOrEqual(2);
-      const texts = await Promise.all([
-        first.call({ query: 'one' }),
-        second.call({ query: 'two' }),
-        first.call({ query: 'three' }),
-      ]);
-      expect(texts).toEqual(Array(3).fill(goldenCase('lookup-noagent').expected_result));
-      const sent = attachBodies(upstream).map((body) => JSON.parse(body));
-      const agentOf = Object.fromEntries(sent.map((body) => [body.query, body.agent_id]));
-      expect(agentOf).toEqual({ one: 'agent-cand', two: 'agent-none', three: 'agent-cand' });
-
-      await second.transport.terminateSession();
-      const after = JSON.parse((await request(`${server.url}/health`)).text);
-      expect(after.sessions).toBe(health.sessions - 1);
-    } finally {
-      await Promise.all([first.close(), second.close()]);
-    }
+    test('two clients at once each keep their own agent', async () => {
+      upstream.setCase(goldenCase('lookup-noagent'));
+      const first = await connect({ 'x-agent-id': 'agent-cand' });
+      const second = await connect({ 'x-agent-id': 'agent-none' });
+      try {
+        const texts = await Promise.all([
+          first.call({ query: 'one' }),
+          second.call({ query: 'two' }),
+          first.call({ query: 'three' }),
+        ]);
+        expect(texts).toEqual(Array(3).fill(goldenCase('lookup-noagent').expected_result));
+        const sent = attachBodies(upstream).map((body) => JSON.parse(body));
+        const agentOf = Object.fromEntries(sent.map((body) => [body.query, body.agent_id]));
+        expect(agentOf).toEqual({ one: 'agent-cand', two: 'agent-none', three: 'agent-cand' });
+      } finally {
+        await Promise.all([first.close(), second.close()]);
+      }
+    });
   });
 
   test('/health says what serves and how it is doing, without secrets', async () => {
@@ -154,10 +154,10 @@ describe('a running server', () => {
     expect(response.text).not.toContain('pw-never-shown');
     const health = JSON.parse(response.text);
     expect(health).toMatchObject({
-      status: 'ok',
+      status: 'healthy',
       transport: 'streamable-http',
       backend: 'native',
-      sessions: expect.any(Number),
+      inFlight: 0,
       settings: { toolSelectorUrl: upstream.toolSelectorUrl, lettaApiUrl: upstream.lettaUrl, hasPassword: true },
       stats: { inFlight: 0 },
     });
@@ -166,7 +166,6 @@ describe('a running server', () => {
   });
 
   test('/metrics counts calls, errors, timeouts, the cache and latency in Prometheus text', async () => {
-    const metric = (text, name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     const before = (await request(`${server.url}/metrics`)).text;
 
     const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
@@ -192,7 +191,7 @@ describe('a running server', () => {
     expect(metric(after, 'letta_find_tools_lookup_cache_hits_total')).toBeGreaterThanOrEqual(1);
     expect(metric(after, 'letta_find_tools_lookup_cache_misses_total')).toBeGreaterThanOrEqual(1);
     expect(metric(after, 'letta_find_tools_upstream_connections_opened_total')).toBeGreaterThanOrEqual(2);
-    expect(metric(after, 'letta_find_tools_mcp_sessions')).toEqual(expect.any(Number));
+    expect(after).not.toContain('letta_find_tools_mcp_sessions');
     expect(after).toMatch(/^letta_find_tools_call_duration_seconds_bucket\{le="\+Inf"\} \d+$/m);
     expect(after).toContain('letta_find_tools_backend_info{backend="native"} 1');
     expect(after).toContain('# TYPE letta_find_tools_calls_total counter');
@@ -213,7 +212,6 @@ describe('a running server', () => {
     ['malformed JSON', '{"jsonrpc": "2.0", "id": 1, "method": ', 400, -32700],
     ['JSON that is not JSON-RPC', '{"hello": "world"}', 400, -32600],
     ['an empty batch', '[]', 400, -32600],
-    ['a request outside any session', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), 400, -32000],
   ])('%s gets a JSON-RPC error, and the server carries on', async (_, body, status, code) => {
     const response = await postMcp(server.url, body);
     expect(response.status).toBe(status);
@@ -221,27 +219,17 @@ describe('a running server', () => {
     expect((await request(`${server.url}/health`)).status).toBe(200);
   });
 
-  test('an unknown session is 404, and other paths are 404', async () => {
-    const unknown = await postMcp(server.url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), {
-      'mcp-session-id': 'no-such-session',
-    });
-    expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.text).error.code).toBe(-32001);
-    expect((await request(`${server.url}/nope`)).status).toBe(404);
+  test('a 2025 request needs no initialize first: every request stands alone', async () => {
+    const response = await postMcp(server.url, JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }));
+    expect(response.status).toBe(200);
+    expect(response.headers['mcp-session-id']).toBeUndefined();
+    expect(response.text).toContain('"name":"find_tools"');
   });
 
-  test('malformed JSON inside a session gets a parse error too', async () => {
-    const init = await postMcp(server.url, JSON.stringify(INITIALIZE));
-    const sessionId = init.headers['mcp-session-id'];
-    expect(sessionId).toBeDefined();
-    const response = await postMcp(server.url, '{oops', { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' });
-    expect(response.status).toBe(400);
-    expect(JSON.parse(response.text).error.code).toBe(-32700);
-    const closed = await request(`${server.url}/mcp`, {
-      method: 'DELETE',
-      headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
-    });
-    expect(closed.status).toBe(200);
+  test('the 2025 session operations (GET stream, DELETE) are 405, other paths 404', async () => {
+    expect((await request(`${server.url}/mcp`, { headers: { Accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await request(`${server.url}/mcp`, { method: 'DELETE' })).status).toBe(405);
+    expect((await request(`${server.url}/nope`)).status).toBe(404);
   });
 });
 
@@ -287,49 +275,4 @@ test('SIGTERM stops accepting, lets the call in flight finish, and exits 0', asy
   expect(await pending).toBe(RESP_FULL.expected_result);
   expect(await server.exited()).toEqual({ code: 0, signal: null });
   await session.close();
-});
-
-describe('sessions a client abandons', () => {
-  let server;
-  beforeAll(async () => {
-    server = await startHttpServer({ ...env, SESSION_IDLE_TIMEOUT_MS: '400' });
-  });
-  afterAll(async () => {
-    expect(await server.stop()).toEqual({ code: 0, signal: null });
-  });
-
-  test('are closed once idle for SESSION_IDLE_TIMEOUT_MS, and their id is then unknown', async () => {
-    const opened = await request(`${server.url}/mcp`, {
-      method: 'POST',
-      headers: MCP_HEADERS,
-      body: JSON.stringify(INITIALIZE),
-    });
-    const sessionId = opened.headers['mcp-session-id'];
-    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
-    const sessions = async () => JSON.parse((await request(`${server.url}/health`)).text).sessions;
-    expect(await sessions()).toBe(1);
-    // Bounded wait: the sweep runs every 200 ms here; 10 s means it never did.
-    for (let tries = 0; tries < 100 && (await sessions()) > 0; tries += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(await sessions()).toBe(0);
-    const reused = await request(`${server.url}/mcp`, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
-    });
-    expect(reused.status).toBe(404);
-  });
-
-  test('a session in use is kept', async () => {
-    const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
-    try {
-      for (let i = 0; i < 4; i += 1) {
-        expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    } finally {
-      await session.close();
-    }
-  });
 });

@@ -81,6 +81,14 @@ describe('FIND_TOOLS_BACKEND=legacy', () => {
     expect(await server.call({ query: 'silent', agent_id: 'agent-1' })).toBe('find_tools completed with no output.');
   });
 
+  test("the script's success line is a success; its failures and the agent id errors are flagged isError", async () => {
+    expect((await server.callResult({ query: 'q', agent_id: 'agent-1' })).isError).toBeUndefined();
+    for (const args of [{ query: 'fail', agent_id: 'agent-1' }, { query: 'silent', agent_id: 'agent-1' }, { query: 'q' }]) {
+      const result = await server.callResult(args);
+      expect([args, result.isError]).toEqual([args, true]);
+    }
+  });
+
   test('FIND_TOOLS_PROCESS_TIMEOUT below 5000 ms counts as 5000, and the start log says so', async () => {
     await untilLogged(server.stderr, `find_tools backend: legacy script: python3 ${LEGACY_FIXTURE} (killed after 5000 ms)`);
   });
@@ -122,7 +130,7 @@ describe('a native binary that cannot load', () => {
         echoLine(['--query', 'q', '--agent_id', 'agent-1', '--limit', '10', '--min_score', '50']),
       );
       const health = await (await fetch(`${server.url}/health`)).json();
-      expect(health).toMatchObject({ status: 'ok', backend: 'legacy', legacyScript: LEGACY_FIXTURE });
+      expect(health).toMatchObject({ status: 'healthy', backend: 'legacy', legacyScript: LEGACY_FIXTURE });
       expect(server.stderr()).toMatch(/error: the native find_tools client cannot load on linux-x64: .*no native binary/);
       expect(server.stderr()).toContain('find_tools backend: legacy script');
     } finally {

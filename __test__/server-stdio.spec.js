@@ -1,35 +1,14 @@
 'use strict';
 
-// The MCP server over stdio (BEHAVIOUR.md §6), through the real SDK client or raw JSON-RPC lines,
-// against the golden upstream.
-const { JSONRPCMessageSchema } = require('@modelcontextprotocol/sdk/types.js');
+// The MCP server over stdio (BEHAVIOUR.md §6), through the real SDK client in each protocol era or
+// raw JSON-RPC lines, against the golden upstream.
+const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
-const { connectStdio, spawnServer, attachBodies, untilLogged } = require('./helpers/server');
+const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL } = require('./helpers/server');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
 const RESP_FULL = goldenCase('resp-full');
-
-// Contract §6, word for word.
-const CONTRACT_TOOL = {
-  name: 'find_tools',
-  description: 'Silently manage tools for the agent by searching and attaching relevant tools',
-  inputSchema: {
-    type: 'object',
-    properties: {
-      query: { type: 'string', description: 'Your search query - what kind of tool are you looking for?' },
-      agent_id: { type: 'string', description: 'Your agent ID (optional if x-agent-id header is provided)' },
-      keep_tools: { type: 'string', description: 'Comma-separated list of tool IDs to preserve' },
-      limit: { type: 'number', default: 10, description: 'Maximum number of tools to find (default: 10)' },
-      min_score: { type: 'number', default: 50, description: 'Minimum match score 0-100 (default: 50.0)' },
-      request_heartbeat: {
-        type: 'boolean',
-        default: false,
-        description: 'Whether to request an immediate heartbeat (default: false)',
-      },
-    },
-  },
-};
 
 const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 const OK_CASE = goldenCase('lookup-noagent');
@@ -46,12 +25,16 @@ beforeEach(() => {
   upstream.setCase(RESP_FULL);
 });
 
-describe('with the default environment', () => {
+describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client negotiating %s', (negotiation) => {
   let server;
   beforeAll(async () => {
-    server = await connectStdio(env);
+    server = await connectStdio(env, negotiation);
   });
   afterAll(() => server.close());
+
+  test(`lands on the ${ERA_OF[negotiation]} era`, () => {
+    expect(server.client.getProtocolEra()).toBe(ERA_OF[negotiation]);
+  });
 
   test('is letta-tools-selector and lists find_tools exactly as BEHAVIOUR.md §6 says', async () => {
     expect(server.client.getServerVersion().name).toBe('letta-tools-selector');
@@ -60,14 +43,25 @@ describe('with the default environment', () => {
   });
 
   test('a call answers the golden line of resp-full in one text item', async () => {
-    const result = await server.client.callTool({ name: 'find_tools', arguments: RESP_FULL.args });
+    const result = await server.callResult(RESP_FULL.args);
     expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
     expect(result.isError).toBeUndefined();
     expect(attachBodies(upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
   });
 
-  test('a missing agent id is the legacy error text, and nothing is sent upstream', async () => {
-    expect(await server.call({ query: 'q' })).toBe(MISSING);
+  test('every response golden answers its line byte for byte, flagged isError unless a success', async () => {
+    for (const golden of goldens.cases.filter((c) => c.name.startsWith('resp-'))) {
+      upstream.setCase(golden);
+      const result = await server.callResult(golden.args);
+      expect(result.content).toEqual([{ type: 'text', text: golden.expected_result }]);
+      expect([golden.name, result.isError === true]).toEqual([golden.name, !golden.expected_result.startsWith('{"status": "success"')]);
+    }
+  });
+
+  test('a missing agent id is the legacy error text, flagged isError, and nothing is sent upstream', async () => {
+    const result = await server.callResult({ query: 'q' });
+    expect(result.content).toEqual([{ type: 'text', text: MISSING }]);
+    expect(result.isError).toBe(true);
     expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING);
     expect(upstream.requests).toEqual([]);
   });
@@ -214,12 +208,15 @@ describe('raw stdio', () => {
     send(server.child, call(3, RESP_FULL.args));
     send(server.child, call(4, { query: 'q' }));
     send(server.child, call(5, { ...RESP_FULL.args, limit: { not: 'a number' } }));
+    // The SDK's stdio transport closes the connection when stdin ends (the MCP stdio binding's
+    // guidance), so the client waits for its answers before it says goodbye.
+    while (responses(server.output.stdout).length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
     server.child.stdin.end();
 
     expect(await server.exited()).toEqual({ code: 0, signal: null });
     const lines = server.output.stdout.split('\n');
     expect(lines.pop()).toBe('');
-    for (const line of lines) expect(JSONRPCMessageSchema.safeParse(JSON.parse(line)).success).toBe(true);
+    for (const line of lines) expect(() => parseJSONRPCMessage(JSON.parse(line))).not.toThrow();
     const byId = Object.fromEntries(responses(server.output.stdout).map((message) => [message.id, message]));
     expect(Object.keys(byId).sort()).toEqual(['1', '2', '3', '4', '5']);
     expect(byId[3].result.content[0].text).toBe(RESP_FULL.expected_result);

@@ -65,6 +65,23 @@ function buildCases(settings) {
       lanes: everyPath,
       phases: phasesFor(settings),
     },
+    {
+      id: 'server',
+      title: 'tools/call through the MCP server, as an SDK v2 client sees it, http upstream',
+      note: 'The client in the driver, the server in a child process (its CPU and RSS counted): this package\'s server with the native client (find_tools id configured, so one POST per call), an SDK v2 server whose tools/call is one raw undici POST of the finished body (the floor of any forwarding server), and the server rolled back to spawning the legacy-style script per call.',
+      scheme: 'http',
+      lanes: [
+        lane('server-native-stdio', 'stdio', 'MCP server, native, stdio'),
+        lane('server-forwarding-stdio', 'stdio', 'forwarding floor, stdio'),
+        ...(settings.serverBefore ? [lane('server-before-stdio', 'stdio', 'earlier MCP server, native, stdio')] : []),
+        lane('server-native-http', 'http', 'MCP server, native, HTTP'),
+        lane('server-forwarding-http', 'http', 'forwarding floor, HTTP'),
+        ...(settings.serverBefore ? [lane('server-before-http', 'http', 'earlier MCP server, native, HTTP')] : []),
+        lane('server-spawn-stdio', 'stdio', 'MCP server, legacy script, stdio'),
+      ],
+      serverMemory: true,
+      phases: phasesFor(settings, { concurrency: [16], sporadic: false }),
+    },
     ...PAYLOAD_SIZES.map((attachments) => ({
       id: `payload-${attachments}`,
       title: `payload: ${attachments} attached tools in the answer, http`,

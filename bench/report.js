@@ -65,6 +65,15 @@ function columnsFor(benchCase, summary, { withMemory }) {
       },
     });
   }
+  if (benchCase.serverMemory) {
+    columns.push({
+      header: 'server RSS after',
+      text: (lane) => {
+        const memory = summary.memory[lane.path];
+        return memory && memory.helperRssAfterBytes ? `${formatMb(memory.helperRssAfterBytes)} MB` : '–';
+      },
+    });
+  }
   if (withMemory) {
     columns.push({
       header: 'RSS MB before → after',

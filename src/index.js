@@ -3,15 +3,16 @@
 
 // The letta-find-tools MCP server: `node src/index.js` serves stdio, `--http` Streamable HTTP.
 
-const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
-const { readServerConfig } = require('./config');
-const { createBackend } = require('./backends');
-const { InFlight } = require('./in-flight');
-const { createMetrics } = require('./metrics');
-const { createFindToolsHandler } = require('./tool');
-const { createMcpServer } = require('./mcp-server');
-const { startHttpServer } = require('./http-server');
-const log = require('./log');
+const { serveStdio } = require('@modelcontextprotocol/server/stdio');
+const { readServerConfig } = require('./server/config');
+const { createBackend } = require('./server/backends');
+const { InFlight } = require('./server/in-flight');
+const { createMetrics } = require('./server/metrics');
+const { createFindTools, createCallToolHandler } = require('./server/tool');
+const { createMcpServer } = require('./server/mcp-server');
+const { startHttpServer } = require('./server/http-server');
+const { isLoopback } = require('./server/guards');
+const log = require('./server/log');
 
 const USAGE = 'usage: letta-find-tools-mcp [--stdio | --http]';
 
@@ -21,20 +22,24 @@ function transportFromArgv(argv) {
   return argv.includes('--http') ? 'http' : 'stdio';
 }
 
-async function serveStdio(createSession) {
-  const server = createSession();
-  await server.connect(new StdioServerTransport());
+// serveStdio pins one server to the connection, in whichever era its first message speaks.
+function serveOverStdio(createServer) {
+  const handle = serveStdio(createServer, { onerror: (error) => log.warn(`MCP: ${error.message}`) });
   log.info('serving MCP over stdio');
   return {
     // Answers to calls already read still go out on stdout.
     stopAccepting: () => process.stdin.pause(),
-    close: () => server.close(),
+    close: () => handle.close(),
   };
 }
 
 async function serveHttp(options) {
+  if (!options.authToken && !isLoopback(options.host)) {
+    log.warn(`bound to ${options.host} without MCP_AUTH_TOKEN: anyone who can reach the port can change any agent's tools`);
+  }
   const http = await startHttpServer(options);
-  log.info(`listening on http://${options.host}:${http.port} (MCP at /mcp, GET /health, GET /metrics)`);
+  const auth = options.authToken ? 'bearer token required' : 'no auth';
+  log.info(`listening on http://${options.host}:${http.port} (MCP at /mcp, POST /find_tools, GET /health, GET /metrics; ${auth})`);
   return http;
 }
 
@@ -75,15 +80,15 @@ async function main() {
   log.info(`find_tools backend: ${backend.description}`);
 
   const inFlight = new InFlight();
-  let serving;
-  const metrics = createMetrics({ backend, inFlight, sessionCount: () => serving?.sessionCount?.() ?? 0 });
-  const callTool = createFindToolsHandler({ backend, agentIdPolicy: config.agentId, inFlight, metrics });
-  const createSession = () => createMcpServer(callTool);
+  const metrics = createMetrics({ backend, inFlight });
+  const findTools = createFindTools({ backend, agentIdPolicy: config.agentId, inFlight, metrics });
+  const callTool = createCallToolHandler(findTools);
+  const createServer = () => createMcpServer(callTool);
 
-  serving =
+  const serving =
     transport === 'http'
-      ? await serveHttp({ ...config.http, createSession, backend, inFlight, metrics })
-      : await serveStdio(createSession);
+      ? await serveHttp({ ...config.http, createServer, findTools, backend, inFlight, metrics })
+      : serveOverStdio(createServer);
 
   const shutdown = gracefulShutdown({ serving, backend, inFlight, timeoutMs: config.shutdownTimeoutMs });
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -76,7 +76,7 @@ fn default_client() -> Result<Arc<ToolSelector>> {
         .map_err(|e| Error::from_reason(format!("letta-find-tools configuration: {e}")))
 }
 
-/// Arguments of a find_tools call (contract §1). Every field is optional; `null` and
+/// Arguments of a find_tools call (BEHAVIOUR.md §1). Every field is optional; `null` and
 /// `undefined` mean "not given". A field of any other type rejects with a `TypeError`.
 #[napi(object)]
 pub struct FindToolsArgs {

@@ -1,12 +1,13 @@
 'use strict';
 
-// The MCP server (src/index.js) in a child process, reached with the real SDK client.
+// The MCP server (src/index.js) in a child process, reached with the real SDK client in the
+// protocol era a spec asks for.
 
 const { spawn } = require('node:child_process');
+const http = require('node:http');
 const path = require('node:path');
-const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
-const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js');
-const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
+const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
+const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
 
 const SERVER_PATH = path.join(__dirname, '..', '..', 'src', 'index.js');
 const LEGACY_FIXTURE = path.join(__dirname, '..', 'fixtures', 'legacy_find_tools.py');
@@ -14,10 +15,56 @@ const LEGACY_FIXTURE = path.join(__dirname, '..', 'fixtures', 'legacy_find_tools
 // Not a timing assertion: a server that never says where it listens is broken, and this says so.
 const START_TIMEOUT_MS = 15000;
 
+// Contract §6, word for word.
+const CONTRACT_TOOL = {
+  name: 'find_tools',
+  description: 'Silently manage tools for the agent by searching and attaching relevant tools',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      query: { type: 'string', description: 'Your search query - what kind of tool are you looking for?' },
+      agent_id: { type: 'string', description: 'Your agent ID (optional if x-agent-id header is provided)' },
+      keep_tools: { type: 'string', description: 'Comma-separated list of tool IDs to preserve' },
+      limit: { type: 'number', default: 10, description: 'Maximum number of tools to find (default: 10)' },
+      min_score: { type: 'number', default: 50, description: 'Minimum match score 0-100 (default: 50.0)' },
+      request_heartbeat: {
+        type: 'boolean',
+        default: false,
+        description: 'Whether to request an immediate heartbeat (default: false)',
+      },
+    },
+  },
+};
+
+// The client's version negotiation: the 2025 initialize handshake, a server/discover probe
+// that falls back to it, and the 2026-07-28 revision or nothing.
+const NEGOTIATIONS = {
+  legacy: { mode: 'legacy' },
+  auto: { mode: 'auto' },
+  modern: { mode: { pin: '2026-07-28' } },
+};
+const ERA_OF = { legacy: 'legacy', auto: 'modern', modern: 'modern' };
+
 function textOf(result) {
   expect(result.content).toHaveLength(1);
   expect(result.content[0].type).toBe('text');
   return result.content[0].text;
+}
+
+function newClient(negotiation) {
+  return new Client({ name: 'server-spec', version: '1.0.0' }, { versionNegotiation: NEGOTIATIONS[negotiation] });
+}
+
+/** What specs use of a connected client: call() resolves to the text, callResult() to the whole result. */
+function session(client, extra) {
+  const callResult = (args) => client.callTool({ name: 'find_tools', arguments: args });
+  return {
+    client,
+    ...extra,
+    callResult,
+    call: async (args) => textOf(await callResult(args)),
+    close: () => client.close(),
+  };
 }
 
 /**
@@ -28,8 +75,11 @@ async function untilLogged(read, text) {
   while (!read().includes(text)) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-/** An SDK client connected over stdio to a fresh server whose environment is only env (plus PATH). */
-async function connectStdio(env) {
+/**
+ * An SDK client connected over stdio to a fresh server whose environment is only env (plus
+ * PATH), negotiating as NEGOTIATIONS[negotiation] says.
+ */
+async function connectStdio(env, negotiation = 'legacy') {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [SERVER_PATH],
@@ -38,14 +88,9 @@ async function connectStdio(env) {
   });
   let stderr = '';
   transport.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-  const client = new Client({ name: 'server-spec', version: '1.0.0' });
+  const client = newClient(negotiation);
   await client.connect(transport);
-  return {
-    client,
-    stderr: () => stderr,
-    call: async (args) => textOf(await client.callTool({ name: 'find_tools', arguments: args })),
-    close: () => client.close(),
-  };
+  return session(client, { stderr: () => stderr });
 }
 
 /** Spawns the server with args and env; resolves once stderr matches `ready` (a RegExp). */
@@ -93,16 +138,30 @@ async function startHttpServer(env) {
 }
 
 /** An SDK client connected over Streamable HTTP, sending headers with every request. */
-async function connectHttp(url, headers = {}) {
+async function connectHttp(url, headers = {}, negotiation = 'legacy') {
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers } });
-  const client = new Client({ name: 'server-spec', version: '1.0.0' });
+  const client = newClient(negotiation);
   await client.connect(transport);
-  return {
-    client,
-    transport,
-    call: async (args) => textOf(await client.callTool({ name: 'find_tools', arguments: args })),
-    close: () => client.close(),
-  };
+  return session(client, { transport });
+}
+
+// A one-off connection, so that no pooled socket outlives the test or hides a refused connection.
+function rawRequest(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A metric's value in Prometheus text (NaN when absent). */
+function metricValue(text, name) {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 }
 
 /** The Tool Selector requests of a golden upstream, bodies only. */
@@ -111,11 +170,16 @@ function attachBodies(upstream) {
 }
 
 module.exports = {
+  NEGOTIATIONS,
+  ERA_OF,
+  CONTRACT_TOOL,
   LEGACY_FIXTURE,
   connectStdio,
   spawnServer,
   startHttpServer,
   connectHttp,
+  rawRequest,
+  metricValue,
   attachBodies,
   untilLogged,
 };

@@ -30,6 +30,8 @@ function readSettings() {
     soakPaths: list('BENCH_SOAK_PATHS') || ['native'],
     serverSoakTransports: list('BENCH_SOAK_SERVER') || ['stdio', 'http'],
     cases: list('BENCH_CASES'),
+    // A checkout of an earlier version (built, with its node_modules) whose server joins the server section.
+    serverBefore: process.env.BENCH_SERVER_BEFORE || null,
     pin: process.env.BENCH_PIN !== '0',
     resultsDir: process.env.BENCH_RESULTS_DIR || require('node:path').join(__dirname, '..', 'results'),
   };

@@ -74,6 +74,7 @@ function summariseCases(cases, measurements) {
     scheme: benchCase.scheme,
     attachments: benchCase.attachments,
     explain: benchCase.explain,
+    serverMemory: benchCase.serverMemory,
     responseBytes: benchCase.attachments === undefined ? undefined : Buffer.byteLength(attachResponseBody(benchCase.attachments)),
     phases: benchCase.phases.map((phase) => phase.id),
     reference: benchCase.lanes[0] && benchCase.lanes[0].id,

@@ -56,6 +56,10 @@ function evaluateTargets(summary) {
   const undiciLegacy = lane('main', 'undici-legacy/lookup');
   const spawn = lane('main', 'spawn/lookup');
   const worker = lane('main', 'worker/lookup');
+  const serverLane = (path) => lane('server', `${path}/${path.endsWith('http') ? 'http' : 'stdio'}`);
+  const nativeServer = { stdio: serverLane('server-native-stdio'), http: serverLane('server-native-http') };
+  const floorServer = { stdio: serverLane('server-forwarding-stdio'), http: serverLane('server-forwarding-http') };
+  const spawnServer = serverLane('server-spawn-stdio');
   const nativeLanes = summary.cases.flatMap((benchCase) =>
     benchCase.lanes.filter((item) => item.path.startsWith('native')).map((item) => ({ ...item, caseId: benchCase.id })),
   );
@@ -121,6 +125,33 @@ function evaluateTargets(summary) {
       lanes: [worker, native],
       phase: 'sequential',
       field: 'p50Ms',
+      meets: (value) => value >= 300,
+    }),
+    ...['stdio', 'http'].map((transport) =>
+      ratioTarget({
+        measure: `tools/call sequential p50 through the server, ${transport}: native server ÷ forwarding SDK server`,
+        target: '≤ 1.05× (goal 1.0×)',
+        lanes: [nativeServer[transport], floorServer[transport]],
+        phase: 'sequential',
+        field: 'p50Ms',
+        meets: (value) => value <= 1.05,
+      }),
+    ),
+    ratioTarget({
+      measure: 'tools/call throughput at 16 in flight over HTTP: native server ÷ forwarding SDK server',
+      target: '≥ 1.0×',
+      lanes: [nativeServer.http, floorServer.http],
+      phase: 'c16',
+      field: 'throughput',
+      meets: (value) => value >= 1.0,
+    }),
+    ratioTarget({
+      measure: 'tools/call sequential p50 over stdio: server rolled back to the script ÷ native server',
+      target: '≥ 300×',
+      lanes: [spawnServer, nativeServer.stdio],
+      phase: 'sequential',
+      field: 'p50Ms',
+      paired: false,
       meets: (value) => value >= 300,
     }),
     {

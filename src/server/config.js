@@ -1,8 +1,9 @@
 'use strict';
 
-// The server's own environment (contract §6 and §7). The native client reads the upstream
-// variables of contract §2 itself.
+// The server's own environment (BEHAVIOUR.md §6, §7 and §8). The native client reads the upstream
+// variables of BEHAVIOUR.md §2 itself.
 
+const fs = require('node:fs');
 const log = require('./log');
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
@@ -15,7 +16,6 @@ const DEFAULT_HOST = '0.0.0.0';
 const DEFAULT_PROCESS_TIMEOUT_MS = 30000;
 const MIN_PROCESS_TIMEOUT_MS = 5000;
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10000;
-const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30 * 60 * 1000;
 
 function text(env, name) {
   const value = env[name];
@@ -58,6 +58,38 @@ function backend(env) {
   return 'native';
 }
 
+function list(env, name) {
+  return text(env, name)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+// What a client can send after "Bearer " in one header value (RFC 6750's token is narrower).
+const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
+
+// A container secret arrives as a file, usually with a trailing newline that is not part of it.
+function authTokenText(env) {
+  const file = text(env, 'MCP_AUTH_TOKEN_FILE');
+  if (!file) return { name: 'MCP_AUTH_TOKEN', token: text(env, 'MCP_AUTH_TOKEN') };
+  let token;
+  try {
+    token = fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`MCP_AUTH_TOKEN_FILE cannot be read (${error.code ?? error.message})`);
+  }
+  if (!token) throw new Error('MCP_AUTH_TOKEN_FILE names an empty file');
+  return { name: 'MCP_AUTH_TOKEN_FILE', token };
+}
+
+/** The bearer token, or undefined for none; never part of an error message. */
+function authToken(env) {
+  const { name, token } = authTokenText(env);
+  if (!token) return undefined;
+  if (!TOKEN_PATTERN.test(token)) throw new Error(`${name}: the token must be printable ASCII without spaces`);
+  return token;
+}
+
 /** Reads the server settings once; throws only for a value the server cannot start with. */
 function readServerConfig(env = process.env) {
   const processTimeoutMs = positiveMilliseconds(env, 'FIND_TOOLS_PROCESS_TIMEOUT', DEFAULT_PROCESS_TIMEOUT_MS);
@@ -74,7 +106,9 @@ function readServerConfig(env = process.env) {
     http: {
       port: port(env),
       host: text(env, 'HOST') || DEFAULT_HOST,
-      sessionIdleTimeoutMs: positiveMilliseconds(env, 'SESSION_IDLE_TIMEOUT_MS', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
+      authToken: authToken(env),
+      allowedOrigins: list(env, 'MCP_ALLOWED_ORIGINS'),
+      allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     },
     shutdownTimeoutMs: positiveMilliseconds(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
   };

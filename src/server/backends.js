@@ -1,12 +1,51 @@
 'use strict';
 
-// What answers find_tools (contract §7): the native client; the legacy script when rolled back
+// What answers find_tools (BEHAVIOUR.md §7): the native client; the legacy script when rolled back
 // with FIND_TOOLS_BACKEND=legacy or when the native binary cannot load here; otherwise an error
-// text per call, so that the server still starts and says why.
+// text per call, so that the server still starts and says why. Each backend's call resolves to
+// {text, outcome} and its stats() counts calls, errors and timeouts.
 
 const fs = require('node:fs');
 const log = require('./log');
-const { runLegacyScript } = require('./legacy');
+const { runLegacyScript, TIMEOUT_TEXT: LEGACY_TIMEOUT_TEXT } = require('./legacy');
+
+// Contract §5: a timeout has its own line.
+const NATIVE_TIMEOUT_MESSAGE = 'Tool attach request timed out.';
+
+/** How a result line (BEHAVIOUR.md §5) went: 'success', 'timeout' or 'error'. */
+function lineOutcome(line) {
+  const { status, message } = JSON.parse(line);
+  if (status === 'success') return 'success';
+  return message === NATIVE_TIMEOUT_MESSAGE ? 'timeout' : 'error';
+}
+
+// The legacy script prints the native line's shape; the server's own texts around it are errors.
+function legacyOutcome(text) {
+  if (text === LEGACY_TIMEOUT_TEXT) return 'timeout';
+  try {
+    return lineOutcome(text);
+  } catch {
+    return 'error';
+  }
+}
+
+/**
+ * The counts the native client keeps in stats(), kept in JS for the backends that have no
+ * native client, so that every backend reports the same facts.
+ */
+function callTally() {
+  const counts = { calls: 0, errors: 0, timeouts: 0 };
+  return {
+    stats: () => ({ ...counts }),
+    async count(answering) {
+      counts.calls += 1;
+      const answered = await answering;
+      if (answered.outcome !== 'success') counts.errors += 1;
+      if (answered.outcome === 'timeout') counts.timeouts += 1;
+      return answered;
+    },
+  };
+}
 
 function nativeBackend(addon) {
   // Throws on an unusable configuration (a malformed URL...): no backend could serve it.
@@ -16,7 +55,10 @@ function nativeBackend(addon) {
   return {
     name: 'native',
     description: `native client; Tool Selector at ${settings.toolSelectorUrl}, Letta API at ${settings.lettaApiUrl}`,
-    call: (args, { signal }) => client.findTools(args, { signal }),
+    call: async (args, { signal }) => {
+      const text = await client.findTools(args, { signal });
+      return { text, outcome: lineOutcome(text) };
+    },
     stats: () => client.stats(),
     health: () => ({ settings: client.settings(), stats: client.stats() }),
     close: () => client.close(),
@@ -25,23 +67,31 @@ function nativeBackend(addon) {
 
 function legacyBackend(script, processTimeoutMs) {
   if (!fs.existsSync(script)) log.warn(`FIND_TOOLS_LEGACY_SCRIPT ${script} does not exist; calls will fail`);
+  const tally = callTally();
   return {
     name: 'legacy',
     description: `legacy script: python3 ${script} (killed after ${processTimeoutMs} ms)`,
-    call: (args, { signal }) => runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal }),
-    stats: () => null,
+    call: (args, { signal }) =>
+      tally.count(
+        runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal }).then((text) => ({
+          text,
+          outcome: legacyOutcome(text),
+        })),
+      ),
+    stats: tally.stats,
     health: () => ({ legacyScript: script, processTimeoutMs }),
     close: () => {},
   };
 }
 
 function unavailableBackend(reason) {
-  const text = `Error in find_tools: ${reason}`;
+  const answer = { text: `Error in find_tools: ${reason}`, outcome: 'error' };
+  const tally = callTally();
   return {
     name: 'unavailable',
     description: `none: ${reason}`,
-    call: async () => text,
-    stats: () => null,
+    call: () => tally.count(Promise.resolve(answer)),
+    stats: tally.stats,
     health: () => ({ reason }),
     close: () => {},
   };
@@ -49,7 +99,7 @@ function unavailableBackend(reason) {
 
 function loadAddon() {
   try {
-    return { addon: require('../index.js') };
+    return { addon: require('../../index.js') };
   } catch (error) {
     return { loadError: error };
   }

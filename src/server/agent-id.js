@@ -1,6 +1,6 @@
 'use strict';
 
-// Which agent a call is for (contract §6): the x-agent-id header or the agent_id argument.
+// Which agent a call is for (BEHAVIOUR.md §6): the x-agent-id header or the agent_id argument.
 
 const AGENT_ID_PATTERN = /^[a-zA-Z0-9\-_]+$/;
 

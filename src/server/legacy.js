@@ -1,7 +1,7 @@
 'use strict';
 
-// The rollback path (contract §7): one `python3 <script>` per call, as the legacy server ran it,
-// with the legacy texts for its failures (contract §6).
+// The rollback path (BEHAVIOUR.md §7): one `python3 <script>` per call, as the legacy server ran it,
+// with the legacy texts for its failures (BEHAVIOUR.md §6).
 
 const { spawn } = require('node:child_process');
 const log = require('./log');

@@ -1,10 +1,9 @@
 'use strict';
 
-// The find_tools tool: its listing (contract §6) and the handling of one call.
+// The find_tools tool: its listing (BEHAVIOUR.md §6) and the handling of one call.
 
-const { McpError, ErrorCode } = require('@modelcontextprotocol/sdk/types.js');
+const { ProtocolError, ProtocolErrorCode } = require('@modelcontextprotocol/server');
 const { resolveAgentId, AgentIdError } = require('./agent-id');
-const { TIMEOUT_TEXT: LEGACY_TIMEOUT_TEXT } = require('./legacy');
 const log = require('./log');
 
 const FIND_TOOLS_TOOL = Object.freeze({
@@ -26,16 +25,6 @@ const FIND_TOOLS_TOOL = Object.freeze({
     },
   },
 });
-
-// Contract §5: the status key comes first, so the result's start says how the call went.
-const SUCCESS_PREFIX = '{"status": "success"';
-const NATIVE_TIMEOUT_LINE = '{"status": "error", "message": "Tool attach request timed out."}';
-
-function outcomeOf(text) {
-  if (text.startsWith(SUCCESS_PREFIX)) return 'success';
-  if (text === NATIVE_TIMEOUT_LINE || text === LEGACY_TIMEOUT_TEXT) return 'timeout';
-  return 'error';
-}
 
 function asText(value) {
   if (typeof value === 'string') return value;
@@ -69,43 +58,58 @@ function coerceArguments(raw) {
 }
 
 /**
- * The tools/call handler, shared by every session: backend from backends.js, agentIdPolicy from
- * config.js, inFlight an InFlight, metrics from metrics.js.
+ * Answers one find_tools call from its raw arguments, the raw x-agent-id header (undefined
+ * when there is none) and the caller's AbortSignal: resolves to {text, outcome}, outcome one of
+ * 'success', 'error', 'timeout' or 'cancelled' (then text is undefined and `cancelled` holds the
+ * abort reason). Shared by MCP's tools/call and the worker's POST /find_tools.
+ * backend from backends.js, agentIdPolicy from config.js, inFlight an InFlight, metrics from metrics.js.
  */
-function createFindToolsHandler({ backend, agentIdPolicy, inFlight, metrics }) {
-  async function answer(rawArguments, extra) {
+function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
+  async function answer(rawArguments, header, signal) {
     const args = coerceArguments(rawArguments);
     let agent;
     try {
-      agent = resolveAgentId({ header: extra.requestInfo?.headers?.['x-agent-id'], argument: args.agent_id }, agentIdPolicy);
+      agent = resolveAgentId({ header, argument: args.agent_id }, agentIdPolicy);
     } catch (error) {
       if (!(error instanceof AgentIdError)) throw error;
+      metrics.refused();
       return { text: `Error in find_tools: ${error.message}`, outcome: 'error' };
     }
     if (agentIdPolicy.debugSource) log.info(`find_tools agent id ${agent.agentId ?? '(none)'} from ${agent.source}`);
     try {
-      const text = await backend.call({ ...args, agent_id: agent.agentId }, { signal: extra.signal });
-      return { text, outcome: outcomeOf(text) };
+      return await backend.call({ ...args, agent_id: agent.agentId }, { signal });
     } catch (error) {
-      if (extra.signal?.aborted) return { cancelled: error, outcome: 'cancelled' };
+      if (signal?.aborted) return { cancelled: error, outcome: 'cancelled' };
       log.error(`find_tools call failed: ${error.message}`);
+      metrics.refused();
       return { text: `Error in find_tools: ${error.message}`, outcome: 'error' };
     }
   }
 
-  return async function callTool(request, extra) {
-    if (request.params.name !== FIND_TOOLS_TOOL.name) {
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
-    }
-    return inFlight.run(async () => {
+  return (rawArguments, { header, signal }) =>
+    inFlight.run(async () => {
       const startedAt = performance.now();
-      const { text, outcome, cancelled } = await answer(request.params.arguments, extra);
-      metrics.record(outcome, (performance.now() - startedAt) / 1000);
-      // The SDK sends nothing for a cancelled request; rethrowing just ends the handler.
-      if (cancelled) throw cancelled;
-      return { content: [{ type: 'text', text }] };
+      const answered = await answer(rawArguments, header, signal);
+      metrics.observe((performance.now() - startedAt) / 1000);
+      return answered;
     });
+}
+
+/** The MCP tools/call handler: HTTP carries the x-agent-id header, stdio has none. */
+function createCallToolHandler(findTools) {
+  return async function callTool(request, ctx) {
+    if (request.params.name !== FIND_TOOLS_TOOL.name) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    }
+    const header = ctx.http?.req?.headers.get('x-agent-id') ?? undefined;
+    const { text, outcome, cancelled } = await findTools(request.params.arguments, { header, signal: ctx.mcpReq.signal });
+    // The SDK sends nothing for a cancelled request; rethrowing just ends the handler.
+    if (cancelled) throw cancelled;
+    const result = { content: [{ type: 'text', text }] };
+    // Contract §6: MCP clients (Letta among them) mark the call failed by this flag alone.
+    if (outcome !== 'success') result.isError = true;
+    return result;
   };
 }
 
-module.exports = { FIND_TOOLS_TOOL, createFindToolsHandler };
+module.exports = { FIND_TOOLS_TOOL, createFindTools, createCallToolHandler };

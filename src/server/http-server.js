@@ -1,0 +1,123 @@
+'use strict';
+
+// The HTTP surface (BEHAVIOUR.md §8) on a plain node:http server: Streamable HTTP at /mcp through
+// the SDK's createMcpHandler (both protocol eras, stateless), the worker's POST /find_tools,
+// GET /health and GET /metrics; the Host/Origin guards in front of all of them, bearer auth in
+// front of /mcp and /find_tools.
+
+const http = require('node:http');
+const { createMcpHandler } = require('@modelcontextprotocol/server');
+const { toNodeHandler } = require('@modelcontextprotocol/node');
+const { createRequestGuard } = require('./guards');
+const { createAuthGate } = require('./auth');
+const { createWorkerApi } = require('./worker-api');
+const { InFlight } = require('./in-flight');
+const log = require('./log');
+
+const MCP_PATH = '/mcp';
+const MAX_BODY_BYTES = 1024 * 1024;
+// After the calls in flight are answered, how long the last responses get to reach the clients.
+const FLUSH_TIMEOUT_MS = 1000;
+// The code the SDK's transports answer a refused request with, so a client sees one vocabulary.
+const SERVER_ERROR = -32000;
+const INTERNAL_ERROR = -32603;
+
+function sendJson(res, status, value, headers = {}) {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendJsonRpcError(res, status, code, message, headers) {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address().port);
+    });
+  });
+}
+
+/**
+ * Starts serving. createServer() returns a fresh, unconnected MCP Server; findTools (tool.js)
+ * answers POST /find_tools; backend, inFlight and metrics feed /health and /metrics.
+ * Resolves to {port, stopAccepting(), close()}.
+ */
+async function startHttpServer({ host, port, authToken, allowedHosts, allowedOrigins, createServer, findTools, backend, inFlight, metrics }) {
+  const mcpHandler = createMcpHandler(() => createServer(), {
+    maxRequestBodySize: MAX_BODY_BYTES,
+    onerror: (error) => log.warn(`MCP: ${error.message}`),
+  });
+  const serveMcp = toNodeHandler(mcpHandler);
+  const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
+  const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
+  const authorized = createAuthGate(authToken);
+  let stopping = false;
+
+  function sendHealth(res) {
+    const serving = backend.name !== 'unavailable' && !stopping;
+    // "healthy" is what monitors of the legacy server look for.
+    const status = stopping ? 'stopping' : serving ? 'healthy' : 'unavailable';
+    sendJson(res, serving ? 200 : 503, {
+      status,
+      transport: 'streamable-http',
+      backend: backend.name,
+      inFlight: inFlight.size,
+      timestamp: new Date().toISOString(),
+      ...backend.health(),
+    });
+  }
+
+  async function sendMetrics(res) {
+    const text = await metrics.text();
+    res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  async function route(req, res) {
+    if (!guard(req, res)) return undefined;
+    const { pathname } = new URL(req.url, 'http://localhost');
+    if (req.method === 'GET' && pathname === '/health') return sendHealth(res);
+    if (req.method === 'GET' && pathname === '/metrics') return sendMetrics(res);
+    if (pathname !== MCP_PATH && pathname !== '/find_tools') return sendJson(res, 404, { error: 'Not found' });
+    if (!(await authorized(req, res))) return undefined;
+    if (stopping) return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server is shutting down', { Connection: 'close' });
+    return pathname === MCP_PATH ? serveMcp(req, res) : serveFindTools(req, res);
+  }
+
+  // Every response until it is sent or its connection drops, so close() can tell when to let go.
+  const openResponses = new InFlight();
+  const httpServer = http.createServer((req, res) => {
+    openResponses.run(() => new Promise((resolve) => res.once('close', resolve)));
+    route(req, res).catch((error) => {
+      log.error(`HTTP ${req.method} ${req.url}: ${error.stack ?? error}`);
+      if (res.headersSent) return res.destroy();
+      sendJsonRpcError(res, 500, INTERNAL_ERROR, 'Internal error');
+    });
+  });
+  const boundPort = await listen(httpServer, port, host);
+  let closed;
+
+  return {
+    port: boundPort,
+    /** New connections are refused and new requests answered 503; calls under way go on. */
+    stopAccepting() {
+      stopping = true;
+      closed = new Promise((resolve) => httpServer.close(resolve));
+    },
+    /** Lets the last responses go out, closes the MCP handler, then drops every connection. */
+    async close() {
+      if (!closed) this.stopAccepting();
+      await openResponses.whenIdle(FLUSH_TIMEOUT_MS);
+      await mcpHandler.close();
+      httpServer.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+module.exports = { startHttpServer };
