@@ -147,7 +147,7 @@ export interface ClientStats {
 export declare function findTools(args: FindToolsArgs, options?: CallOptions): Promise<string>
 
 /**
- * Arguments of a find_tools call (contract §1). Every field is optional; `null` and
+ * Arguments of a find_tools call (BEHAVIOUR.md §1). Every field is optional; `null` and
  * `undefined` mean "not given". A field of any other type rejects with a `TypeError`.
  */
 export interface FindToolsArgs {
