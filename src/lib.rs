@@ -27,6 +27,7 @@ use once_cell::sync::Lazy;
 use crate::args::{HeartbeatArg, KeepTools, NumberArg, RawArgs};
 use crate::client::{CallError, ToolSelector};
 use crate::config::{ClientOptions as CoreOptions, ConfigError};
+use crate::outcome::Kind;
 use crate::settle::Verdict;
 
 // Every call allocates a few dozen small buffers (request, response, the re-spelled line), many
@@ -229,7 +230,53 @@ pub fn find_tools<'env>(
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
 ) -> Result<PromiseRaw<'env, String>> {
-    start_call(env, default_client(), args, options)
+    start_call(env, default_client(), args, options, ResultShape::Line)
+}
+
+/// Same as `findTools`, resolving to the line together with how the call ended, so callers
+/// branch on `outcome` instead of parsing the line. Rejects exactly when `findTools` does.
+#[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+pub fn find_tools_outcome<'env>(
+    env: &'env Env,
+    args: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+) -> Result<PromiseRaw<'env, FindToolsOutcome>> {
+    start_call(
+        env,
+        default_client(),
+        args,
+        options,
+        ResultShape::WithOutcome,
+    )
+}
+
+/// `limit` when the caller gives none (or not a finite number), before clamping to `maxLimit`.
+#[napi]
+pub const DEFAULT_LIMIT: u32 = args::DEFAULT_LIMIT;
+
+/// `min_score` when the caller gives none (or not a finite number).
+#[napi]
+pub const DEFAULT_MIN_SCORE: f64 = args::DEFAULT_MIN_SCORE;
+
+/// How a call that resolved ended, as `findToolsOutcome` spells it.
+fn outcome_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Success => "success",
+        Kind::Error => "error",
+        Kind::Timeout => "timeout",
+    }
+}
+
+/// A result line and how the call ended.
+#[napi(object)]
+pub struct FindToolsOutcome {
+    /// The line `findTools` resolves to.
+    pub result: String,
+    /// `success` when the Tool Selector attached the tools, `timeout` when the call's budget
+    /// ran out (`result` is then the timeout line), `error` for any other upstream or network
+    /// failure (`result` is the error line).
+    #[napi(ts_type = "'success' | 'error' | 'timeout'")]
+    pub outcome: String,
 }
 
 /// Counters of the default client.
@@ -269,7 +316,30 @@ impl ToolSelectorClient {
         args: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> Result<PromiseRaw<'env, String>> {
-        start_call(env, Ok(self.inner.clone()), args, options)
+        start_call(
+            env,
+            Ok(self.inner.clone()),
+            args,
+            options,
+            ResultShape::Line,
+        )
+    }
+
+    /// Same as the module's `findToolsOutcome`, on this client.
+    #[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+    pub fn find_tools_outcome<'env>(
+        &self,
+        env: &'env Env,
+        args: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, FindToolsOutcome>> {
+        start_call(
+            env,
+            Ok(self.inner.clone()),
+            args,
+            options,
+            ResultShape::WithOutcome,
+        )
     }
 
     /// This client's counters.
@@ -378,30 +448,38 @@ fn to_js_stats(s: stats::Snapshot) -> ClientStats {
 
 /// How a call on the runtime ended, before it is turned into JS on its thread.
 enum CallEnd {
-    Finished(String),
+    Finished(String, Kind),
     Closed,
     Aborted,
 }
 
-impl From<std::result::Result<String, CallError>> for CallEnd {
-    fn from(result: std::result::Result<String, CallError>) -> Self {
+impl From<std::result::Result<(String, Kind), CallError>> for CallEnd {
+    fn from(result: std::result::Result<(String, Kind), CallError>) -> Self {
         match result {
-            Ok(line) => CallEnd::Finished(line),
+            Ok((line, kind)) => CallEnd::Finished(line, kind),
             Err(CallError::Closed) => CallEnd::Closed,
         }
     }
+}
+
+/// What a finished call resolves to: `findTools`'s line, or `findToolsOutcome`'s object.
+#[derive(Clone, Copy)]
+enum ResultShape {
+    Line,
+    WithOutcome,
 }
 
 /// Validates on the JS thread (so a `TypeError` names the field), then runs the call on the
 /// runtime; the returned promise settles back on the JS thread. Every failure before the call
 /// starts, a throwing getter or Proxy trap of the caller's included, rejects the promise: it
 /// never throws synchronously and never stays pending.
-fn start_call<'env>(
+fn start_call<'env, T>(
     env: &'env Env,
     client: Result<Arc<ToolSelector>>,
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
-) -> Result<PromiseRaw<'env, String>> {
+    shape: ResultShape,
+) -> Result<PromiseRaw<'env, T>> {
     let prepared = client.and_then(|client| Ok((client, read_args(args)?, read_signal(options)?)));
     let (client, raw, signal) = match prepared {
         Ok(ready) => ready,
@@ -426,7 +504,7 @@ fn start_call<'env>(
         }
     };
     spawn(async move {
-        let call = client.find_tools(raw);
+        let call = client.find_tools_outcome(raw);
         let end = match abort {
             None => CallEnd::from(call.await),
             Some(abort) => tokio::select! {
@@ -434,7 +512,7 @@ fn start_call<'env>(
                 _ = abort.notified() => CallEnd::Aborted,
             },
         };
-        pending.settle(Box::new(move |env| verdict(env, end, listener)));
+        pending.settle(Box::new(move |env| verdict(env, end, listener, shape)));
     });
     Ok(promise)
 }
@@ -506,10 +584,21 @@ fn verdict<'env>(
     env: &'env Env,
     end: CallEnd,
     listener: Option<AbortListener>,
+    shape: ResultShape,
 ) -> Result<Verdict<'env>> {
     let signal = listener.and_then(|listener| listener.release(env));
     match end {
-        CallEnd::Finished(line) => Ok(Verdict::Resolve(line.into_unknown(env)?)),
+        CallEnd::Finished(line, kind) => {
+            let value = match shape {
+                ResultShape::Line => line.into_unknown(env)?,
+                ResultShape::WithOutcome => FindToolsOutcome {
+                    result: line,
+                    outcome: outcome_name(kind).to_owned(),
+                }
+                .into_unknown(env)?,
+            };
+            Ok(Verdict::Resolve(value))
+        }
         CallEnd::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
         CallEnd::Aborted => match signal {
             Some(signal) => Ok(Verdict::Reject(signal.get_named_property("reason")?)),
