@@ -32,7 +32,8 @@ export declare class ToolSelectorClient {
 export interface CallOptions {
   /**
    * Cancels the call: the upstream request is dropped and the promise rejects with the
-   * signal's reason (an `AbortError` for `controller.abort()`).
+   * signal's reason (an `AbortError` for `controller.abort()`). The signal counts as aborted
+   * when its `aborted` is `true`; the addon keeps no hold on it once the call has settled.
    */
   signal?: AbortSignal
 }

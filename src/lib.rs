@@ -108,7 +108,8 @@ pub struct FindToolsArgs {
 #[napi(object)]
 pub struct CallOptions {
     /// Cancels the call: the upstream request is dropped and the promise rejects with the
-    /// signal's reason (an `AbortError` for `controller.abort()`).
+    /// signal's reason (an `AbortError` for `controller.abort()`). The signal counts as aborted
+    /// when its `aborted` is `true`; the addon keeps no hold on it once the call has settled.
     #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Unknown<'static>>,
 }
@@ -519,7 +520,8 @@ fn start_call<'env, T>(
 
 /// The caller's signal while a call listens to it. Both references are released when the call
 /// settles, whatever the signal's own code does: holding them any longer keeps every signal
-/// (and what it references) alive for good.
+/// (and what it references) alive for good. It is dropped unreleased only where no JS thread can
+/// release it: its environment torn down (which frees the references itself), or its task gone.
 struct AbortListener {
     signal: ObjectRef<false>,
     listener: FunctionRef<(), ()>,

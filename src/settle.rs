@@ -13,6 +13,7 @@
 //! measurement behind the choice.
 
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -121,10 +122,12 @@ struct Bridge {
     wake: ThreadsafeFunction<(), (), (), Status, false, true>,
 }
 
-/// The JS-thread side: one per Node environment, in that thread's thread-local.
+/// The JS-thread side: one per Node environment, in that thread's thread-local. Not `Send`:
+/// referencing the threadsafe function and counting pending calls are its thread's business.
 struct Local {
     bridge: Arc<Bridge>,
     pending: usize,
+    _js_thread_only: PhantomData<*const ()>,
 }
 
 impl Local {
@@ -149,7 +152,11 @@ impl Local {
         // (cleanup hooks run in reverse order); registered last, because Node aborts when a
         // hook is added twice and a failed setup is tried again on the next call.
         env.add_env_cleanup_hook((), |()| close_on_teardown())?;
-        Ok(Local { bridge, pending: 0 })
+        Ok(Local {
+            bridge,
+            pending: 0,
+            _js_thread_only: PhantomData,
+        })
     }
 
     /// Whether the wake-up keeps the event loop (and the process) alive.
