@@ -6,7 +6,9 @@
 // frozen objects, other realms and threads reject with the caller's own error or proceed as if
 // no signal were given; none hangs, none leaves an uncaught exception behind.
 const { spawn } = require('node:child_process');
+const { getEventListeners } = require('node:events');
 const path = require('node:path');
+const { localClient } = require('./helpers/client');
 const { startUpstream, answerAfter } = require('./helpers/upstream');
 
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -76,6 +78,17 @@ describe('every promise settles, whatever the signal or options do', () => {
     slow = await startUpstream((req, res) => answerAfter(res, 60000, () => res.end(OK_BODY)));
   });
   afterAll(() => Promise.all([upstream.close(), slow.close()]));
+
+  test('a signal shared by many calls is left with no listener of theirs once they are over', async () => {
+    const client = localClient(upstream.url, { FIND_TOOLS_TOOL_ID: 't' });
+    const controller = new AbortController();
+    const { signal } = controller;
+    for (let i = 0; i < 50; i += 1) expect(await client.findTools({ query: 'q' }, { signal })).toBe(OK_LINE);
+    const lines = await Promise.all(Array.from({ length: 8 }, () => client.findTools({ query: 'q' }, { signal })));
+    expect(lines).toEqual(Array(8).fill(OK_LINE));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    client.close();
+  });
 
   const resolves = { settled: 'resolved', value: OK_LINE };
   const rejects = (message, name = 'Error') => ({ settled: 'rejected', name, message });
