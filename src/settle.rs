@@ -82,9 +82,8 @@ pub fn take_exception<'env>(env: &'env Env) -> Option<Unknown<'env>> {
     if !taken || exception.is_null() {
         return None;
     }
-    // SAFETY: napi just returned `exception` for this `env`; it is valid in the handle scope
-    // the caller is in, which the returned value's lifetime (that of `env`) does not outlive
-    // in any caller here: each uses it before its napi callback returns.
+    // SAFETY: napi just returned `exception`, a value of this `env`, valid in the caller's
+    // handle scope; every caller uses it before the napi callback it runs in returns.
     Some(unsafe { Unknown::from_raw_unchecked(env.raw(), exception) })
 }
 
