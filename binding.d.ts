@@ -18,6 +18,8 @@ export declare class ToolSelectorClient {
   constructor(options?: ClientOptions | undefined | null)
   /** Same as the module's `findTools`, on this client. */
   findTools(args: FindToolsArgs, options?: CallOptions): Promise<string>
+  /** Same as the module's `findToolsOutcome`, on this client. */
+  findToolsOutcome(args: FindToolsArgs, options?: CallOptions): Promise<FindToolsOutcome>
   /** This client's counters. */
   stats(): ClientStats
   /** Where this client sends requests, without secrets. */
@@ -30,7 +32,8 @@ export declare class ToolSelectorClient {
 export interface CallOptions {
   /**
    * Cancels the call: the upstream request is dropped and the promise rejects with the
-   * signal's reason (an `AbortError` for `controller.abort()`).
+   * signal's reason (an `AbortError` for `controller.abort()`). The signal counts as aborted
+   * when its `aborted` is `true`; the addon keeps no hold on it once the call has settled.
    */
   signal?: AbortSignal
 }
@@ -136,6 +139,12 @@ export interface ClientStats {
   latencyBuckets: Array<LatencyBucket>
 }
 
+/** `limit` when the caller gives none (or not a finite number), before clamping to `maxLimit`. */
+export declare const DEFAULT_LIMIT: number
+
+/** `min_score` when the caller gives none (or not a finite number). */
+export declare const DEFAULT_MIN_SCORE: number
+
 /**
  * Runs find_tools on the default client, built from the environment on first use.
  *
@@ -172,6 +181,24 @@ export interface FindToolsArgs {
   min_score?: number | string
   /** Ask Letta for a heartbeat: a boolean, or the string "true" in any case. */
   request_heartbeat?: boolean | string
+}
+
+/**
+ * Same as `findTools`, resolving to the line together with how the call ended, so callers
+ * branch on `outcome` instead of parsing the line. Rejects exactly when `findTools` does.
+ */
+export declare function findToolsOutcome(args: FindToolsArgs, options?: CallOptions): Promise<FindToolsOutcome>
+
+/** A result line and how the call ended. */
+export interface FindToolsOutcome {
+  /** The line `findTools` resolves to. */
+  result: string
+  /**
+   * `success` when the Tool Selector attached the tools, `timeout` when the call's budget
+   * ran out (`result` is then the timeout line), `error` for any other upstream or network
+   * failure (`result` is the error line).
+   */
+  outcome: 'success' | 'error' | 'timeout'
 }
 
 /** One bucket of the latency histogram, Prometheus style. */

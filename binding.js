@@ -836,5 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.ToolSelectorClient = nativeBinding.ToolSelectorClient
+module.exports.DEFAULT_LIMIT = nativeBinding.DEFAULT_LIMIT
+module.exports.DEFAULT_MIN_SCORE = nativeBinding.DEFAULT_MIN_SCORE
 module.exports.findTools = nativeBinding.findTools
+module.exports.findToolsOutcome = nativeBinding.findToolsOutcome
 module.exports.stats = nativeBinding.stats

@@ -2,8 +2,8 @@
 
 use crate::pyjson::{write_float, write_str};
 
-const DEFAULT_LIMIT: u32 = 10;
-const DEFAULT_MIN_SCORE: f64 = 50.0;
+pub const DEFAULT_LIMIT: u32 = 10;
+pub const DEFAULT_MIN_SCORE: f64 = 50.0;
 
 /// A numeric argument as the caller gave it: JS numbers and numeric strings are both accepted.
 #[derive(Debug, Clone, PartialEq)]

@@ -63,6 +63,11 @@ impl ToolSelector {
     /// Sanitises `raw` and runs the call. Resolves to the result line for every upstream
     /// or network outcome; only a closed client is an error.
     pub async fn find_tools(&self, raw: RawArgs) -> Result<String, CallError> {
+        self.find_tools_outcome(raw).await.map(|(line, _)| line)
+    }
+
+    /// Same as `find_tools`, with the kind of line it is, decided where the line is made.
+    pub async fn find_tools_outcome(&self, raw: RawArgs) -> Result<(String, Kind), CallError> {
         if self.is_closed() {
             return Err(CallError::Closed);
         }
@@ -86,7 +91,7 @@ impl ToolSelector {
                         self.stats.timeouts.fetch_add(1, Relaxed);
                     }
                 }
-                Ok(line)
+                Ok((line, kind))
             }
             Err(e) => Err(e),
         }

@@ -2,6 +2,9 @@
 //! async native call. The modules are napi-free and unit-tested with `cargo test`; this file is
 //! only the thin `#[napi]` surface, whose doc comments become `index.d.ts`.
 
+// Every unsafe block states the invariant it relies on (`// SAFETY:`).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod args;
 pub mod client;
 pub mod config;
@@ -12,7 +15,6 @@ pub mod outcome;
 pub mod pyjson;
 mod settle;
 pub mod stats;
-mod uv;
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -25,7 +27,8 @@ use once_cell::sync::Lazy;
 use crate::args::{HeartbeatArg, KeepTools, NumberArg, RawArgs};
 use crate::client::{CallError, ToolSelector};
 use crate::config::{ClientOptions as CoreOptions, ConfigError};
-use crate::settle::Settlement;
+use crate::outcome::Kind;
+use crate::settle::Verdict;
 
 // Every call allocates a few dozen small buffers (request, response, the re-spelled line), many
 // freed on another thread than the one that made them; against the system allocator mimalloc
@@ -105,7 +108,8 @@ pub struct FindToolsArgs {
 #[napi(object)]
 pub struct CallOptions {
     /// Cancels the call: the upstream request is dropped and the promise rejects with the
-    /// signal's reason (an `AbortError` for `controller.abort()`).
+    /// signal's reason (an `AbortError` for `controller.abort()`). The signal counts as aborted
+    /// when its `aborted` is `true`; the addon keeps no hold on it once the call has settled.
     #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Unknown<'static>>,
 }
@@ -230,7 +234,53 @@ pub fn find_tools<'env>(
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
 ) -> Result<PromiseRaw<'env, String>> {
-    start_call(env, default_client(), args, options)
+    start_call(env, default_client(), args, options, ResultShape::Line)
+}
+
+/// Same as `findTools`, resolving to the line together with how the call ended, so callers
+/// branch on `outcome` instead of parsing the line. Rejects exactly when `findTools` does.
+#[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+pub fn find_tools_outcome<'env>(
+    env: &'env Env,
+    args: Unknown<'env>,
+    options: Option<Unknown<'env>>,
+) -> Result<PromiseRaw<'env, FindToolsOutcome>> {
+    start_call(
+        env,
+        default_client(),
+        args,
+        options,
+        ResultShape::WithOutcome,
+    )
+}
+
+/// `limit` when the caller gives none (or not a finite number), before clamping to `maxLimit`.
+#[napi]
+pub const DEFAULT_LIMIT: u32 = args::DEFAULT_LIMIT;
+
+/// `min_score` when the caller gives none (or not a finite number).
+#[napi]
+pub const DEFAULT_MIN_SCORE: f64 = args::DEFAULT_MIN_SCORE;
+
+/// How a call that resolved ended, as `findToolsOutcome` spells it.
+fn outcome_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Success => "success",
+        Kind::Error => "error",
+        Kind::Timeout => "timeout",
+    }
+}
+
+/// A result line and how the call ended.
+#[napi(object)]
+pub struct FindToolsOutcome {
+    /// The line `findTools` resolves to.
+    pub result: String,
+    /// `success` when the Tool Selector attached the tools, `timeout` when the call's budget
+    /// ran out (`result` is then the timeout line), `error` for any other upstream or network
+    /// failure (`result` is the error line).
+    #[napi(ts_type = "'success' | 'error' | 'timeout'")]
+    pub outcome: String,
 }
 
 /// Counters of the default client.
@@ -270,7 +320,30 @@ impl ToolSelectorClient {
         args: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> Result<PromiseRaw<'env, String>> {
-        start_call(env, Ok(self.inner.clone()), args, options)
+        start_call(
+            env,
+            Ok(self.inner.clone()),
+            args,
+            options,
+            ResultShape::Line,
+        )
+    }
+
+    /// Same as the module's `findToolsOutcome`, on this client.
+    #[napi(ts_args_type = "args: FindToolsArgs, options?: CallOptions")]
+    pub fn find_tools_outcome<'env>(
+        &self,
+        env: &'env Env,
+        args: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> Result<PromiseRaw<'env, FindToolsOutcome>> {
+        start_call(
+            env,
+            Ok(self.inner.clone()),
+            args,
+            options,
+            ResultShape::WithOutcome,
+        )
     }
 
     /// This client's counters.
@@ -378,60 +451,117 @@ fn to_js_stats(s: stats::Snapshot) -> ClientStats {
     }
 }
 
-/// How a spawned call ended, decided on a tokio thread and turned into JS on Node's thread.
-enum Settled {
-    Line(String),
+/// How a call on the runtime ended, before it is turned into JS on its thread.
+enum CallEnd {
+    Finished(String, Kind),
     Closed,
     Aborted,
 }
 
-/// What an abortable call must undo on Node's thread when it settles.
-struct AbortHook {
-    signal: ObjectRef<false>,
-    listener: FunctionRef<(), ()>,
+impl From<std::result::Result<(String, Kind), CallError>> for CallEnd {
+    fn from(result: std::result::Result<(String, Kind), CallError>) -> Self {
+        match result {
+            Ok((line, kind)) => CallEnd::Finished(line, kind),
+            Err(CallError::Closed) => CallEnd::Closed,
+        }
+    }
 }
 
-/// Validates on Node's thread (so a `TypeError` names the field), then runs the call on the
-/// runtime; the returned promise settles back on Node's thread.
-fn start_call<'env>(
+/// What a finished call resolves to: `findTools`'s line, or `findToolsOutcome`'s object.
+#[derive(Clone, Copy)]
+enum ResultShape {
+    Line,
+    WithOutcome,
+}
+
+/// Validates on the JS thread (so a `TypeError` names the field), then runs the call on the
+/// runtime; the returned promise settles back on the JS thread. Every failure before the call
+/// starts, a throwing getter or Proxy trap of the caller's included, rejects the promise: it
+/// never throws synchronously and never stays pending.
+fn start_call<'env, T>(
     env: &'env Env,
     client: Result<Arc<ToolSelector>>,
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
-) -> Result<PromiseRaw<'env, String>> {
+    shape: ResultShape,
+) -> Result<PromiseRaw<'env, T>> {
     let prepared = client.and_then(|client| Ok((client, read_args(args)?, read_signal(options)?)));
     let (client, raw, signal) = match prepared {
         Ok(ready) => ready,
         Err(error) => return rejected(env, error),
     };
-    let (abort, hook) = match signal {
-        None => (None, None),
-        Some(signal) => {
-            if signal.get_named_property::<bool>("aborted")? {
-                let reason = signal.get_named_property::<Unknown>("reason")?;
-                let promise = settle::rejected(env, reason.raw())?;
-                return Ok(PromiseRaw::new(env.raw(), promise));
+    let (abort, listener) = match signal
+        .map(|signal| listen_for_abort(env, signal))
+        .transpose()
+    {
+        Ok(None) => (None, None),
+        Ok(Some(Listening::AlreadyAborted(reason))) => return settle::rejected(env, reason),
+        Ok(Some(Listening::Armed(abort, listener))) => (Some(abort), Some(listener)),
+        Err(error) => return rejected(env, error),
+    };
+    let (promise, pending) = match settle::promise(env) {
+        Ok(created) => created,
+        Err(error) => {
+            if let Some(listener) = listener {
+                listener.release(env);
             }
-            let (abort, hook) = listen_for_abort(env, &signal)?;
-            (Some(abort), Some(hook))
+            return Err(error);
         }
     };
-    let (promise, settler) = settle::promise(env)?;
     spawn(async move {
-        let call = client.find_tools(raw);
-        let settled = match abort {
-            None => to_settled(call.await),
+        let call = client.find_tools_outcome(raw);
+        let end = match abort {
+            None => CallEnd::from(call.await),
             Some(abort) => tokio::select! {
-                settled = call => to_settled(settled),
-                _ = abort.notified() => Settled::Aborted,
+                result = call => CallEnd::from(result),
+                _ = abort.notified() => CallEnd::Aborted,
             },
         };
-        settler.settle(Box::new(move |env| finish(env, settled, hook)));
+        pending.settle(Box::new(move |env| verdict(env, end, listener, shape)));
     });
-    Ok(PromiseRaw::new(env.raw(), promise))
+    Ok(promise)
 }
 
-fn listen_for_abort(env: &Env, signal: &Object) -> Result<(Arc<tokio::sync::Notify>, AbortHook)> {
+/// The caller's signal while a call listens to it. Both references are released when the call
+/// settles, whatever the signal's own code does: holding them any longer keeps every signal
+/// (and what it references) alive for good. It is dropped unreleased only where no JS thread can
+/// release it: its environment torn down (which frees the references itself), or its task gone.
+struct AbortListener {
+    signal: ObjectRef<false>,
+    listener: FunctionRef<(), ()>,
+}
+
+impl AbortListener {
+    /// Takes the listener off the signal and releases both references, returning the signal
+    /// for a last read. A `removeEventListener` that throws is ignored: the call's result
+    /// stands, as if no signal had been given.
+    fn release<'env>(self, env: &'env Env) -> Option<Object<'env>> {
+        let signal = self.signal.get_value(env).ok();
+        let listener = self.listener.borrow_back(env).ok();
+        // Released before any JS runs: the values above keep both alive until this settles.
+        let _ = self.signal.unref(env);
+        drop(self.listener);
+        let (signal, listener) = (signal?, listener?);
+        if call_listener_method(&signal, "removeEventListener", listener.to_unknown()).is_err() {
+            settle::take_exception(env);
+        }
+        Some(signal)
+    }
+}
+
+enum Listening<'env> {
+    AlreadyAborted(Unknown<'env>),
+    Armed(Arc<tokio::sync::Notify>, AbortListener),
+}
+
+fn listen_for_abort<'env>(env: &'env Env, signal: Object<'env>) -> Result<Listening<'env>> {
+    let aborted: Unknown = signal.get_named_property("aborted")?;
+    // Only `true` is aborted: what a real AbortSignal says, read without coercing anything.
+    if aborted.get_type()? == ValueType::Boolean && bool::from_unknown(aborted)? {
+        return Ok(Listening::AlreadyAborted(
+            signal.get_named_property("reason")?,
+        ));
+    }
     let abort = Arc::new(tokio::sync::Notify::new());
     let listener = {
         let abort = abort.clone();
@@ -441,167 +571,158 @@ fn listen_for_abort(env: &Env, signal: &Object) -> Result<(Arc<tokio::sync::Noti
             Ok(())
         })?
     };
-    call_method(signal, "addEventListener", listener.to_unknown())?;
-    let hook = AbortHook {
+    let hook = AbortListener {
         signal: signal.create_ref::<false>()?,
         listener: listener.create_ref()?,
     };
-    Ok((abort, hook))
-}
-
-fn to_settled(result: std::result::Result<String, CallError>) -> Settled {
-    match result {
-        Ok(line) => Settled::Line(line),
-        Err(CallError::Closed) => Settled::Closed,
+    if let Err(error) = call_listener_method(&signal, "addEventListener", listener.to_unknown()) {
+        // Releasing runs no JS, so an exception the method threw stays pending for `rejected`.
+        let _ = hook.signal.unref(env);
+        drop(hook.listener);
+        return Err(error);
     }
+    Ok(Listening::Armed(abort, hook))
 }
 
-fn finish(env: &Env, settled: Settled, hook: Option<AbortHook>) -> Result<Settlement> {
-    let mut abort_reason = None;
-    if let Some(hook) = hook {
-        let signal = hook.signal.get_value(env)?;
-        let listener = hook.listener.borrow_back(env)?;
-        call_method(&signal, "removeEventListener", listener.to_unknown())?;
-        if matches!(settled, Settled::Aborted) {
-            abort_reason = Some(signal.get_named_property::<Unknown>("reason")?.raw());
+/// The call's verdict, on its JS thread: the listener comes off the signal first, on every
+/// path, so nothing the call took from JS outlives it.
+fn verdict<'env>(
+    env: &'env Env,
+    end: CallEnd,
+    listener: Option<AbortListener>,
+    shape: ResultShape,
+) -> Result<Verdict<'env>> {
+    let signal = listener.and_then(|listener| listener.release(env));
+    match end {
+        CallEnd::Finished(line, kind) => {
+            let value = match shape {
+                ResultShape::Line => line.into_unknown(env)?,
+                ResultShape::WithOutcome => FindToolsOutcome {
+                    result: line,
+                    outcome: outcome_name(kind).to_owned(),
+                }
+                .into_unknown(env)?,
+            };
+            Ok(Verdict::Resolve(value))
         }
-    }
-    match settled {
-        Settled::Line(line) => Ok(Settlement::Resolve(unsafe {
-            String::to_napi_value(env.raw(), line)?
-        })),
-        Settled::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
-        Settled::Aborted => abort_reason
-            .map(Settlement::Reject)
-            .ok_or_else(|| Error::from_reason("aborted")),
+        CallEnd::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
+        CallEnd::Aborted => match signal {
+            Some(signal) => Ok(Verdict::Reject(signal.get_named_property("reason")?)),
+            None => Err(Error::from_reason("aborted")),
+        },
     }
 }
 
-fn call_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
+fn call_listener_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
     let function: Function<FnArgs<(&str, Unknown)>, Unknown> = target.get_named_property(method)?;
     function.apply(target, FnArgs::from(("abort", listener)))?;
     Ok(())
 }
 
 /// A promise already rejected with `error`, so misuse surfaces where the caller awaits.
-/// `InvalidArg` errors become a real `TypeError`, as JS callers expect for a wrong type.
-/// A getter or Proxy on `args` that throws leaves its exception pending: it is taken back and
-/// becomes the rejection, so the caller sees its own error, asynchronously like any other.
-fn rejected<'env>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, String>> {
-    let mut pending = false;
-    napi::check_status!(unsafe { napi::sys::napi_is_exception_pending(env.raw(), &mut pending) })?;
-    let reason = if pending {
-        let mut exception = std::ptr::null_mut();
-        napi::check_status!(unsafe {
-            napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception)
-        })?;
-        exception
-    } else if error.status == Status::InvalidArg {
-        unsafe { JsTypeError::from(error).into_value(env.raw()) }
-    } else {
-        unsafe { JsError::from(error).into_value(env.raw()) }
-    };
-    settle::rejected(env, reason).map(|promise| PromiseRaw::new(env.raw(), promise))
+/// A getter or Proxy trap of the caller's that threw left its exception pending: it is taken
+/// back and becomes the rejection, so the caller sees its own error, asynchronously like any
+/// other. `InvalidArg` errors become a `TypeError`, as JS callers expect for a wrong type.
+fn rejected<'env, T>(env: &'env Env, error: Error) -> Result<PromiseRaw<'env, T>> {
+    let reason = settle::take_exception(env).unwrap_or_else(|| settle::error_value(env, error));
+    settle::rejected(env, reason)
 }
 
 fn type_error(message: String) -> Error {
     Error::new(Status::InvalidArg, message)
 }
 
+/// Not given, `undefined` and `null` are all "no value".
+fn given(value: Unknown) -> Result<Option<(ValueType, Unknown)>> {
+    Ok(match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => None,
+        kind => Some((kind, value)),
+    })
+}
+
 fn read_signal(options: Option<Unknown>) -> Result<Option<Object>> {
-    let Some(options) = options else {
+    let Some(options) = options.map(given).transpose()?.flatten() else {
         return Ok(None);
     };
-    match options.get_type()? {
-        ValueType::Undefined | ValueType::Null => return Ok(None),
-        ValueType::Object => {}
+    let options = match options {
+        (ValueType::Object, options) => Object::from_unknown(options)?,
         _ => return Err(type_error("options must be an object".into())),
+    };
+    let not_a_signal = || type_error("options.signal must be an AbortSignal".into());
+    let signal = match given(options.get_named_property("signal")?)? {
+        None => return Ok(None),
+        Some((ValueType::Object, signal)) => Object::from_unknown(signal)?,
+        Some(_) => return Err(not_a_signal()),
+    };
+    let add: Unknown = signal.get_named_property("addEventListener")?;
+    if add.get_type()? != ValueType::Function {
+        return Err(not_a_signal());
     }
-    let options: Object = unsafe { options.cast()? };
-    let signal: Unknown = options.get_named_property("signal")?;
-    match signal.get_type()? {
-        ValueType::Undefined | ValueType::Null => Ok(None),
-        ValueType::Object => {
-            let signal: Object = unsafe { signal.cast()? };
-            if signal
-                .get_named_property::<Unknown>("addEventListener")?
-                .get_type()?
-                != ValueType::Function
-            {
-                return Err(type_error("options.signal must be an AbortSignal".into()));
-            }
-            Ok(Some(signal))
-        }
-        _ => Err(type_error("options.signal must be an AbortSignal".into())),
-    }
+    Ok(Some(signal))
+}
+
+fn wrong(name: &str, expected: &str) -> Error {
+    type_error(format!("findTools: args.{name} must be {expected}"))
 }
 
 fn read_args(args: Unknown) -> Result<RawArgs> {
     if args.get_type()? != ValueType::Object || args.is_array()? {
         return Err(type_error("findTools: args must be an object".into()));
     }
-    let object: Object = unsafe { args.cast()? };
-    let field = |name: &str| -> Result<Option<(ValueType, Unknown)>> {
-        let value: Unknown = object.get_named_property(name)?;
-        Ok(match value.get_type()? {
-            ValueType::Undefined | ValueType::Null => None,
-            kind => Some((kind, value)),
-        })
-    };
-    let wrong = |name: &str, expected: &str| {
-        type_error(format!("findTools: args.{name} must be {expected}"))
-    };
+    let object = Object::from_unknown(args)?;
+    let field = |name: &str| given(object.get_named_property(name)?);
     let string = |name: &str| -> Result<Option<String>> {
         match field(name)? {
             None => Ok(None),
-            Some((ValueType::String, v)) => Ok(Some(unsafe { v.cast::<String>()? })),
+            Some((ValueType::String, v)) => String::from_unknown(v).map(Some),
             Some(_) => Err(wrong(name, "a string")),
         }
     };
     let number = |name: &str| -> Result<NumberArg> {
         match field(name)? {
             None => Ok(NumberArg::Missing),
-            Some((ValueType::Number, v)) => Ok(NumberArg::Number(unsafe { v.cast::<f64>()? })),
-            Some((ValueType::String, v)) => Ok(NumberArg::Text(unsafe { v.cast::<String>()? })),
+            Some((ValueType::Number, v)) => f64::from_unknown(v).map(NumberArg::Number),
+            Some((ValueType::String, v)) => String::from_unknown(v).map(NumberArg::Text),
             Some(_) => Err(wrong(name, "a number or a numeric string")),
         }
     };
-    let keep_tools = match field("keep_tools")? {
-        None => KeepTools::Missing,
-        Some((ValueType::String, v)) => KeepTools::Csv(unsafe { v.cast::<String>()? }),
+    let request_heartbeat = match field("request_heartbeat")? {
+        None => None,
+        Some((ValueType::Boolean, v)) => Some(HeartbeatArg::Bool(bool::from_unknown(v)?)),
+        Some((ValueType::String, v)) => Some(HeartbeatArg::Text(String::from_unknown(v)?)),
+        Some(_) => return Err(wrong("request_heartbeat", "a boolean or a string")),
+    };
+    Ok(RawArgs {
+        query: string("query")?,
+        agent_id: string("agent_id")?,
+        keep_tools: read_keep_tools(field("keep_tools")?)?,
+        limit: number("limit")?,
+        min_score: number("min_score")?,
+        request_heartbeat,
+    })
+}
+
+fn read_keep_tools(value: Option<(ValueType, Unknown)>) -> Result<KeepTools> {
+    match value {
+        None => Ok(KeepTools::Missing),
+        Some((ValueType::String, v)) => String::from_unknown(v).map(KeepTools::Csv),
         Some((ValueType::Object, v)) if v.is_array()? => {
             // Element by element, never pre-sized from `length`: a sparse `new Array(2 ** 32 - 1)`
             // must be a TypeError at its first hole, not a 100 GB allocation that aborts.
-            let array: Object = unsafe { v.cast()? };
+            let array = Object::from_unknown(v)?;
             let mut list = Vec::new();
             for index in 0..array.get_array_length_unchecked()? {
                 let item: Unknown = array.get_element(index)?;
                 if item.get_type()? != ValueType::String {
                     return Err(wrong(&format!("keep_tools[{index}]"), "a string"));
                 }
-                list.push(unsafe { item.cast::<String>()? });
+                list.push(String::from_unknown(item)?);
             }
-            KeepTools::List(list)
+            Ok(KeepTools::List(list))
         }
-        Some(_) => {
-            return Err(wrong(
-                "keep_tools",
-                "a comma-separated string or an array of strings",
-            ))
-        }
-    };
-    let request_heartbeat = match field("request_heartbeat")? {
-        None => None,
-        Some((ValueType::Boolean, v)) => Some(HeartbeatArg::Bool(unsafe { v.cast::<bool>()? })),
-        Some((ValueType::String, v)) => Some(HeartbeatArg::Text(unsafe { v.cast::<String>()? })),
-        Some(_) => return Err(wrong("request_heartbeat", "a boolean or a string")),
-    };
-    Ok(RawArgs {
-        query: string("query")?,
-        agent_id: string("agent_id")?,
-        keep_tools,
-        limit: number("limit")?,
-        min_score: number("min_score")?,
-        request_heartbeat,
-    })
+        Some(_) => Err(wrong(
+            "keep_tools",
+            "a comma-separated string or an array of strings",
+        )),
+    }
 }

@@ -1,277 +1,302 @@
-//! Settles the promises of calls that ran on the tokio runtime, many per wake-up of Node's
+//! Settles the promises of calls that ran on the tokio runtime, many per wake-up of the JS
 //! thread.
 //!
-//! Each JS thread has one libuv async handle: finished calls queue their results, the first
-//! one queued wakes the thread, and that wake-up settles everything queued by then. The
-//! handle is referenced only while calls are pending, so an idle addon never keeps the
-//! process alive.
+//! Each JS thread (the main thread, every worker thread) has one napi threadsafe function:
+//! finished calls queue their verdicts, the first one queued wakes the thread, and that wake-up
+//! settles everything queued by then. The function is referenced only while calls are pending,
+//! so an idle addon never keeps the process alive. Node runs the wake-up inside a callback
+//! scope of the function's async resource, so promise reactions run right after it.
 //!
-//! Not a napi threadsafe function: Node signals those while holding their queue's lock, so on
-//! a busy core the woken JS thread preempts the tokio thread, blocks on that lock and has to be
-//! switched out and back in, two extra context switches per call. Here the tokio thread
-//! releases every lock before it signals.
+//! napi-rs's own future-to-promise bridge makes a threadsafe function per call; a raw libuv
+//! async handle (this addon before) saved a few microseconds per sequential call but needed
+//! libuv's symbols from the host. BENCHMARKS.md ("How results cross back to JS") has the
+//! measurement behind the choice.
 
 use std::cell::RefCell;
-use std::ffi::c_void;
+use std::marker::PhantomData;
 use std::ptr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use napi::bindgen_prelude::JsError;
-use napi::{check_status, sys, Env, Error, Result};
+use napi::bindgen_prelude::{JsValue, PromiseRaw, ToNapiValue, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{check_status, sys, Env, Error, Result, Status};
 
-use crate::uv::AsyncHandle;
-
-/// How a promise settles, as values built on Node's thread.
-pub enum Settlement {
-    Resolve(sys::napi_value),
+/// How a call's promise ends, as a value made on its JS thread.
+pub enum Verdict<'env> {
+    Resolve(Unknown<'env>),
     /// Rejects with this exact value (an abort signal's reason stays that object).
-    Reject(sys::napi_value),
+    Reject(Unknown<'env>),
 }
 
-/// Builds the settlement on Node's thread; an `Err` rejects with that error.
-pub type Finish = Box<dyn FnOnce(&Env) -> Result<Settlement> + Send>;
+/// Makes a call's verdict on its JS thread, from what the call found on the runtime. An `Err`
+/// rejects with that error, or with the JS exception it left pending.
+pub type MakeVerdict = Box<dyn for<'env> FnOnce(&'env Env) -> Result<Verdict<'env>> + Send>;
 
+/// A promise's resolver. Made on its JS thread, carried through the queue by tokio threads,
+/// used again only by `settle`, whose `&Env` is the one of the thread draining that queue.
 struct Deferred(sys::napi_deferred);
-// A napi_deferred is only ever used on the JS thread that made it; the tokio thread just
-// carries it back through the queue.
+
+// SAFETY: a `napi_deferred` is an opaque handle that napi only dereferences inside
+// `napi_resolve_deferred`/`napi_reject_deferred`. Other threads only move it: it is created in
+// `promise` and consumed in `Deferred::settle`, both on the JS thread that owns the queue it
+// travels in (a queue is drained only by its own thread's threadsafe function).
 unsafe impl Send for Deferred {}
 
-struct Queue {
-    items: Vec<(Deferred, Finish)>,
-    wake_scheduled: bool,
-    /// Set when the environment is torn down: later results have nowhere to go.
-    closed: bool,
-}
-
-struct Shared {
-    queue: Mutex<Queue>,
-    /// Taken (and closed) at teardown; tokio threads signal under the read lock, so the handle
-    /// cannot be freed while one of them is using it. Node's thread never waits on it to settle.
-    wake: RwLock<Option<AsyncHandle>>,
-}
-
-impl Shared {
-    /// Runs `use_handle` under the read lock, unless the environment is already torn down.
-    fn with_wake_handle(&self, use_handle: impl FnOnce(&AsyncHandle)) {
-        if let Some(handle) = self.wake.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            use_handle(handle);
-        }
+impl Deferred {
+    fn settle(self, env: &Env, verdict: Result<Verdict>) {
+        // A verdict made while JS code threw (a getter of the caller's signal, say) is not
+        // trusted: the exception is the rejection, and no exception is left pending.
+        let verdict = match (take_exception(env), verdict) {
+            (Some(exception), _) => Verdict::Reject(exception),
+            (None, Ok(verdict)) => verdict,
+            (None, Err(error)) => Verdict::Reject(error_value(env, error)),
+        };
+        // SAFETY: `self.0` came from `napi_create_promise` on this thread's `env` and is
+        // settled once: `settle` consumes the only owner of it. The value was made on `env` in
+        // the handle scope the caller keeps open.
+        unsafe {
+            match verdict {
+                Verdict::Resolve(value) => {
+                    sys::napi_resolve_deferred(env.raw(), self.0, value.raw())
+                }
+                Verdict::Reject(reason) => {
+                    sys::napi_reject_deferred(env.raw(), self.0, reason.raw())
+                }
+            }
+        };
     }
 }
 
-/// The JS-thread side: one per Node environment (the main thread or a worker thread).
+/// The JS exception a failed napi call left pending, taken so the thread can go on using napi.
+pub fn take_exception<'env>(env: &'env Env) -> Option<Unknown<'env>> {
+    let mut pending = false;
+    let mut exception = ptr::null_mut();
+    // SAFETY: `env` is the live environment of the thread this runs on (an `&Env` is only
+    // handed out inside a napi callback); both out-pointers are valid locals.
+    let taken = unsafe {
+        sys::napi_is_exception_pending(env.raw(), &mut pending) == sys::Status::napi_ok
+            && pending
+            && sys::napi_get_and_clear_last_exception(env.raw(), &mut exception)
+                == sys::Status::napi_ok
+    };
+    if !taken || exception.is_null() {
+        return None;
+    }
+    // SAFETY: napi just returned `exception`, a value of this `env`, valid in the caller's
+    // handle scope; every caller uses it before the napi callback it runs in returns.
+    Some(unsafe { Unknown::from_raw_unchecked(env.raw(), exception) })
+}
+
+/// A JS `Error` for `error` (a `TypeError` for a wrong argument, as JS callers expect);
+/// `undefined` in the (never seen) case that napi cannot make one, because a promise must
+/// settle with something.
+pub fn error_value(env: &Env, error: Error) -> Unknown<'_> {
+    if error.status == Status::InvalidArg {
+        return napi::JsTypeError::from(error).into_unknown(*env);
+    }
+    match env.create_error(error) {
+        Ok(object) => object.to_unknown(),
+        Err(_) => ().into_unknown(env).expect("undefined exists on every environment"),
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    verdicts: Vec<(Deferred, MakeVerdict)>,
+    wake_scheduled: bool,
+    /// Set when the environment is torn down: later verdicts have nowhere to go.
+    closed: bool,
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a JS thread's pending promises share with the tokio threads that settle them.
+struct Bridge {
+    queue: Arc<Mutex<Queue>>,
+    /// Weak (unreferenced) as made; `Local` references it while calls are pending.
+    wake: ThreadsafeFunction<(), (), (), Status, false, true>,
+}
+
+/// The JS-thread side: one per Node environment, in that thread's thread-local. Not `Send`:
+/// referencing the threadsafe function and counting pending calls are its thread's business.
 struct Local {
-    env: sys::napi_env,
-    shared: Arc<Shared>,
-    /// The async resource the settling callbacks run in, for async_hooks and microtasks.
-    resource: sys::napi_ref,
-    async_context: sys::napi_async_context,
+    bridge: Arc<Bridge>,
     pending: usize,
+    _js_thread_only: PhantomData<*const ()>,
+}
+
+impl Local {
+    fn create(env: &Env) -> Result<Self> {
+        let queue = Arc::new(Mutex::new(Queue::default()));
+        let drained = queue.clone();
+        // The function napi calls after each wake-up; the work is done in the callback before
+        // it. Made with safe constructors only, so a failure anywhere below drops what was
+        // made so far (napi-rs releases a threadsafe function it made) and nothing leaks.
+        let after_wake =
+            env.create_function_from_closure::<(), (), _>("findToolsSettled", |_| Ok(()))?;
+        let wake = after_wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build_callback(move |context| {
+                settle_queued(&context.env, &drained);
+                Ok(())
+            })?;
+        let bridge = Arc::new(Bridge { queue, wake });
+        // Registered after the threadsafe function, so it runs before Node finalizes it
+        // (cleanup hooks run in reverse order); registered last, because Node aborts when a
+        // hook is added twice and a failed setup is tried again on the next call.
+        env.add_env_cleanup_hook((), |()| close_on_teardown())?;
+        Ok(Local {
+            bridge,
+            pending: 0,
+            _js_thread_only: PhantomData,
+        })
+    }
+
+    /// Whether the wake-up keeps the event loop (and the process) alive.
+    fn set_referenced(&self, env: &Env, referenced: bool) {
+        let raw = self.bridge.wake.raw();
+        // SAFETY: `Local` lives in the thread-local of the JS thread that made the function,
+        // and `env` is that thread's (only that thread reaches this `Local`). The function is
+        // not finalized yet: teardown takes `Local` out first (`close_on_teardown` runs before
+        // Node finalizes the function), so a `Local` only ever holds a live one.
+        unsafe {
+            if referenced {
+                sys::napi_ref_threadsafe_function(env.raw(), raw)
+            } else {
+                sys::napi_unref_threadsafe_function(env.raw(), raw)
+            }
+        };
+    }
 }
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
 }
 
-/// The tokio side of one pending promise. Dropping it unsettled rejects the promise, so a
+/// The runtime side of one unsettled promise. Dropping it unsettled rejects the promise, so a
 /// task that dies never leaves a caller waiting (or the process held open) forever.
-pub struct Settler {
-    shared: Arc<Shared>,
+pub struct PendingPromise {
+    bridge: Arc<Bridge>,
     deferred: Option<Deferred>,
 }
 
-impl Settler {
-    pub fn settle(mut self, finish: Finish) {
+impl PendingPromise {
+    /// Queues the verdict for the promise's JS thread, from any thread.
+    pub fn settle(mut self, make: MakeVerdict) {
         if let Some(deferred) = self.deferred.take() {
-            enqueue(&self.shared, deferred, finish);
+            enqueue(&self.bridge, deferred, make);
         }
     }
 }
 
-impl Drop for Settler {
+impl Drop for PendingPromise {
     fn drop(&mut self) {
         if let Some(deferred) = self.deferred.take() {
-            let cancelled: Finish = Box::new(|_| Err(Error::from_reason("the call was cancelled")));
-            enqueue(&self.shared, deferred, cancelled);
+            let cancelled: MakeVerdict =
+                Box::new(|_| Err(Error::from_reason("the call was cancelled")));
+            enqueue(&self.bridge, deferred, cancelled);
         }
     }
 }
 
-fn enqueue(shared: &Shared, deferred: Deferred, finish: Finish) {
+fn enqueue(bridge: &Bridge, deferred: Deferred, make: MakeVerdict) {
     let wake = {
-        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue = lock(&bridge.queue);
         if queue.closed {
             return;
         }
-        queue.items.push((deferred, finish));
+        queue.verdicts.push((deferred, make));
         !std::mem::replace(&mut queue.wake_scheduled, true)
     };
     if wake {
-        shared.with_wake_handle(AsyncHandle::send);
+        // Non-blocking on an unbounded queue: it fails only while the environment closes, and
+        // then nobody is left to settle for.
+        bridge
+            .wake
+            .call((), ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
-/// A new promise on this thread's environment, and the settler that completes it from any
-/// thread.
-pub fn promise(env: &Env) -> Result<(sys::napi_value, Settler)> {
+/// A new promise on this thread's environment, and its pending side for the runtime.
+pub fn promise<'env, T>(env: &'env Env) -> Result<(PromiseRaw<'env, T>, PendingPromise)> {
     LOCAL.with(|cell| {
         let mut local = cell.borrow_mut();
         if local.is_none() {
-            *local = Some(create_local(env)?);
+            *local = Some(Local::create(env)?);
         }
         let local = local.as_mut().expect("created above");
-        let mut deferred = ptr::null_mut();
-        let mut promise = ptr::null_mut();
-        check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+        let (promise, deferred) = create_promise(env)?;
         if local.pending == 0 {
-            set_referenced(&local.shared, true);
+            local.set_referenced(env, true);
         }
         local.pending += 1;
         Ok((
-            promise,
-            Settler {
-                shared: local.shared.clone(),
-                deferred: Some(Deferred(deferred)),
+            PromiseRaw::new(env.raw(), promise),
+            PendingPromise {
+                bridge: local.bridge.clone(),
+                deferred: Some(deferred),
             },
         ))
     })
 }
 
-fn set_referenced(shared: &Shared, referenced: bool) {
-    shared.with_wake_handle(|handle| handle.set_referenced(referenced));
+fn create_promise(env: &Env) -> Result<(sys::napi_value, Deferred)> {
+    let mut deferred = ptr::null_mut();
+    let mut promise = ptr::null_mut();
+    // SAFETY: `env` is the live environment of this napi callback; both out-pointers are
+    // valid locals.
+    check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
+    Ok((promise, Deferred(deferred)))
 }
 
-fn create_local(env: &Env) -> Result<Local> {
-    let mut resource_object = ptr::null_mut();
-    let mut name = ptr::null_mut();
-    let mut resource = ptr::null_mut();
-    let mut async_context = ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_object(env.raw(), &mut resource_object) })?;
-    check_status!(unsafe {
-        sys::napi_create_string_utf8(env.raw(), c"letta-find-tools".as_ptr(), 16, &mut name)
-    })?;
-    check_status!(unsafe {
-        sys::napi_create_reference(env.raw(), resource_object, 1, &mut resource)
-    })?;
-    check_status!(unsafe {
-        sys::napi_async_init(env.raw(), resource_object, name, &mut async_context)
-    })?;
-    let mut event_loop = ptr::null_mut();
-    check_status!(unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut event_loop) })?;
-    // Late, so a failed setup (tried again on the next call) leaves no handle on the loop; the
-    // cleanup hook comes last, because Node aborts when one is registered twice.
-    let handle = AsyncHandle::new(event_loop, settle_queued).map_err(Error::from_reason)?;
-    check_status!(unsafe {
-        sys::napi_add_env_cleanup_hook(env.raw(), Some(close_on_teardown), ptr::null_mut())
-    })?;
-    Ok(Local {
-        env: env.raw(),
-        shared: Arc::new(Shared {
-            queue: Mutex::new(Queue {
-                items: Vec::new(),
-                wake_scheduled: false,
-                closed: false,
-            }),
-            wake: RwLock::new(Some(handle)),
-        }),
-        resource,
-        async_context,
-        pending: 0,
-    })
-}
-
-/// The async handle's callback, on Node's thread: settles everything queued so far inside a
-/// callback scope, so the promise reactions run right after, as for any native callback.
-unsafe extern "C" fn settle_queued(_handle: *mut c_void) {
-    // Copied out: the reactions that run when the scope closes may start new calls, which
-    // borrow LOCAL again.
-    let Some((env, shared, resource, async_context)) = LOCAL.with(|cell| {
-        cell.borrow().as_ref().map(|local| {
-            (
-                local.env,
-                local.shared.clone(),
-                local.resource,
-                local.async_context,
-            )
-        })
-    }) else {
-        return;
-    };
-    let items = {
-        let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+/// The wake-up, on the JS thread inside Node's callback scope: settles everything queued.
+fn settle_queued(env: &Env, queue: &Mutex<Queue>) {
+    let verdicts = {
+        let mut queue = lock(queue);
         queue.wake_scheduled = false;
-        std::mem::take(&mut queue.items)
+        std::mem::take(&mut queue.verdicts)
     };
-    if items.is_empty() {
+    if verdicts.is_empty() {
         return;
     }
+    // Released before any verdict is made: making one runs JS, which may start new calls.
     LOCAL.with(|cell| {
         if let Some(local) = cell.borrow_mut().as_mut() {
-            local.pending = local.pending.saturating_sub(items.len());
+            local.pending = local.pending.saturating_sub(verdicts.len());
             if local.pending == 0 {
-                set_referenced(&local.shared, false);
+                local.set_referenced(env, false);
             }
         }
     });
-    let mut handle_scope = ptr::null_mut();
-    let mut callback_scope = ptr::null_mut();
-    let mut resource_object = ptr::null_mut();
-    unsafe {
-        sys::napi_open_handle_scope(env, &mut handle_scope);
-        sys::napi_get_reference_value(env, resource, &mut resource_object);
-        sys::napi_open_callback_scope(env, resource_object, async_context, &mut callback_scope);
-    }
-    let js_env = Env::from_raw(env);
-    for (deferred, finish) in items {
-        match finish(&js_env) {
-            Ok(Settlement::Resolve(value)) => unsafe {
-                sys::napi_resolve_deferred(env, deferred.0, value)
-            },
-            Ok(Settlement::Reject(reason)) => unsafe {
-                sys::napi_reject_deferred(env, deferred.0, reason)
-            },
-            Err(error) => unsafe {
-                let reason = JsError::from(error).into_value(env);
-                sys::napi_reject_deferred(env, deferred.0, reason)
-            },
-        };
-    }
-    unsafe {
-        sys::napi_close_callback_scope(env, callback_scope);
-        sys::napi_close_handle_scope(env, handle_scope);
+    for (deferred, make) in verdicts {
+        let verdict = make(env);
+        deferred.settle(env, verdict);
     }
 }
 
-unsafe extern "C" fn close_on_teardown(_data: *mut c_void) {
+fn close_on_teardown() {
     let Some(local) = LOCAL.with(|cell| cell.borrow_mut().take()) else {
         return;
     };
-    {
-        let mut queue = local.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+    // Dropped outside the lock: the verdicts hold JS references, released here on their thread.
+    let abandoned = {
+        let mut queue = lock(&local.bridge.queue);
         queue.closed = true;
-        queue.items.clear();
-    }
-    let handle = local
-        .shared
-        .wake
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    if let Some(handle) = handle {
-        handle.close();
-    }
-    unsafe {
-        sys::napi_async_destroy(local.env, local.async_context);
-        sys::napi_delete_reference(local.env, local.resource);
-    }
+        std::mem::take(&mut queue.verdicts)
+    };
+    drop(abandoned);
 }
 
-/// Rejects on Node's thread without touching the runtime: misuse fails as promptly as a
-/// synchronous throw, but through the promise the caller awaits.
-pub fn rejected(env: &Env, reason: sys::napi_value) -> Result<sys::napi_value> {
-    let mut deferred = ptr::null_mut();
-    let mut promise = ptr::null_mut();
-    check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
-    check_status!(unsafe { sys::napi_reject_deferred(env.raw(), deferred, reason) })?;
-    Ok(promise)
+/// A promise already rejected with `reason`, without touching the runtime: misuse fails as
+/// promptly as a synchronous throw, but through the promise the caller awaits.
+pub fn rejected<'env, T>(env: &'env Env, reason: Unknown<'env>) -> Result<PromiseRaw<'env, T>> {
+    let (promise, deferred) = create_promise(env)?;
+    deferred.settle(env, Ok(Verdict::Reject(reason)));
+    Ok(PromiseRaw::new(env.raw(), promise))
 }
