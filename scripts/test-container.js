@@ -3,9 +3,10 @@
 
 // `npm run test:container`: the container image as an operator runs it. Builds the Dockerfile with
 // docker or podman (whichever answers), checks what the image holds, runs it the way compose.yaml
-// does (read-only root, no-new-privileges, an init process, the image's numeric user) on the host
-// network against a sandbox upstream on 127.0.0.1, and talks to it only from outside: HTTP and the
-// MCP SDK client, as a user would. With no engine it prints one line and exits 0.
+// does (read-only root, no-new-privileges, no capabilities, an init process, the image's numeric
+// user) on the host network against a sandbox upstream on 127.0.0.1, and talks to it only from
+// outside: HTTP and the MCP SDK client, as a user would. With no engine it prints one line and
+// exits 0.
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -93,13 +94,13 @@ function buildArgs(engine) {
   return ['build', ...format, '--network', 'host', '-t', IMAGE, ROOT];
 }
 
-// compose.yaml's service: init, read_only, no-new-privileges, stop_grace_period. podman's
+// compose.yaml's service: init, read_only, no-new-privileges, cap_drop, stop_grace_period. podman's
 // --read-only adds a writable /tmp that docker's and Kubernetes' read-only roots lack.
 function runArgs({ engine, port, sandbox }) {
   const readOnly = engine === 'podman' ? ['--read-only', '--read-only-tmpfs=false'] : ['--read-only'];
   return [
     'run', '--detach', '--name', CONTAINER,
-    '--init', ...readOnly, '--security-opt', 'no-new-privileges',
+    '--init', ...readOnly, '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL',
     '--stop-timeout', String(STOP_TIMEOUT_SECONDS),
     '--network', 'host',
     '--env', 'HOST=127.0.0.1',
@@ -229,8 +230,9 @@ async function checkImageContents(context) {
 async function checkStartsAndAnswersHealth(context) {
   requireImage(context);
   context.port = await freePort();
-  await succeed(context.engine, runArgs(context));
+  // Set first: a run that fails may still leave a container to remove.
   context.started = true;
+  await succeed(context.engine, runArgs(context));
   const url = `http://127.0.0.1:${context.port}/health`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last;
@@ -325,7 +327,7 @@ async function runChecks(context) {
     ['the image builds', checkBuild],
     [`the image runs as the numeric user ${EXPECTED_USER} and has a HEALTHCHECK on /health`, checkImageConfig],
     ['the image holds only what the runtime needs', checkImageContents],
-    ['the container starts read-only, with init and no-new-privileges, and answers /health', checkStartsAndAnswersHealth],
+    ['the container starts read-only, with init, no-new-privileges and no capabilities, and answers /health', checkStartsAndAnswersHealth],
     [`the server runs as ${EXPECTED_USER} on a read-only root filesystem`, checkRunsAsNumericNonRoot],
     ['the HEALTHCHECK command passes', checkHealthcheck],
     ['an MCP SDK client gets a find_tools answer through the container from the sandbox upstream', checkFindTools],
