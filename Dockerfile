@@ -1,25 +1,42 @@
-# syntax=docker/dockerfile:1
 # The letta-find-tools MCP server over Streamable HTTP: the native addon built in a Rust stage,
-# run on a slim Node image as a non-root user.
+# run on a slim Node image as uid 1000. No `# syntax=` line: the frontend built into BuildKit (and
+# buildah) reads this file, so an offline or air-gapped build fetches no frontend image.
 
 ARG NODE_VERSION=22
-ARG RUST_VERSION=stable
+# Pinned, so two builds of one commit use one compiler. At least Cargo.toml's rust-version.
+ARG RUST_VERSION=1.95.0
 
 # ---------------------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm AS build
 ARG RUST_VERSION
 ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:$PATH
-RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-      | sh -s -- -y --no-modify-path --profile minimal --default-toolchain "${RUST_VERSION}"
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# A builder image that already has this toolchain keeps it; otherwise rustup installs it, and a
+# failed download fails this step (pipefail) instead of a later one.
+RUN if [ "$(rustc --version 2>/dev/null | cut -d' ' -f2)" = "${RUST_VERSION}" ]; then \
+      echo "using the image's rustc ${RUST_VERSION}"; \
+    else \
+      curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+        | sh -s -- -y --no-modify-path --profile minimal --default-toolchain "${RUST_VERSION}"; \
+    fi \
+ && rustc --version
 WORKDIR /build
 
-# Dependencies first, so that a source change reuses these layers.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# Only the Rust sources: an edit to the server's JS leaves this layer, and the addon, cached.
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY src/*.rs src/
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/build/target \
+    npm run build
+
+# ---------------------------------------------------------------------------------------------
+# The server's JS, wherever it lives under src/, and nothing else from there.
+FROM node:${NODE_VERSION}-bookworm-slim AS server-js
+WORKDIR /sources
 COPY src/ src/
-COPY index.js ./
-RUN npm run build
+RUN find src -type f ! -name '*.js' -delete && find src -type d -empty -delete
 
 # ---------------------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -28,13 +45,18 @@ ENV NODE_ENV=production \
     PORT=3020
 WORKDIR /app
 
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The lock file is read through a bind mount, so only package.json (read at run time) stays.
+COPY package.json ./
+RUN --mount=type=bind,source=package-lock.json,target=/app/package-lock.json \
+    --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-COPY --from=build /build/index.js /build/binding.js /build/letta-find-tools.*.node ./
-COPY --from=build /build/src/*.js ./src/
+COPY index.js ./
+COPY --from=build /build/binding.js /build/letta-find-tools.*.node ./
+COPY --from=server-js /sources/src/ ./src/
 
-USER node
+# Numeric, so Kubernetes' runAsNonRoot can verify it; the files above stay root's, read-only.
+USER 1000:1000
 EXPOSE 3020
 # The slim image has no curl; Node's fetch asks the server itself.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
