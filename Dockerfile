@@ -23,7 +23,9 @@ RUN if [ "$(rustc --version 2>/dev/null | cut -d' ' -f2)" = "${RUST_VERSION}" ];
 WORKDIR /build
 
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# --ignore-scripts: the clone's `prepare` step would build the addon before its sources are here;
+# the build below does that once they are.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 # Only the Rust sources: an edit to the server's JS leaves this layer, and the addon, cached.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src/*.rs src/
