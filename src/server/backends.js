@@ -7,27 +7,7 @@
 
 const fs = require('node:fs');
 const log = require('./log');
-const { runLegacyScript, TIMEOUT_TEXT: LEGACY_TIMEOUT_TEXT } = require('./legacy');
-
-// Contract §5: a timeout has its own line.
-const NATIVE_TIMEOUT_MESSAGE = 'Tool attach request timed out.';
-
-/** How a result line (BEHAVIOUR.md §5) went: 'success', 'timeout' or 'error'. */
-function lineOutcome(line) {
-  const { status, message } = JSON.parse(line);
-  if (status === 'success') return 'success';
-  return message === NATIVE_TIMEOUT_MESSAGE ? 'timeout' : 'error';
-}
-
-// The legacy script prints the native line's shape; the server's own texts around it are errors.
-function legacyOutcome(text) {
-  if (text === LEGACY_TIMEOUT_TEXT) return 'timeout';
-  try {
-    return lineOutcome(text);
-  } catch {
-    return 'error';
-  }
-}
+const { runLegacyScript } = require('./legacy');
 
 /**
  * The counts the native client keeps in stats(), kept in JS for the backends that have no
@@ -55,9 +35,10 @@ function nativeBackend(addon) {
   return {
     name: 'native',
     description: `native client; Tool Selector at ${settings.toolSelectorUrl}, Letta API at ${settings.lettaApiUrl}`,
+    // The client says how the call ended; its result line is never parsed here.
     call: async (args, { signal }) => {
-      const text = await client.findTools(args, { signal });
-      return { text, outcome: lineOutcome(text) };
+      const { result, outcome } = await client.findToolsOutcome(args, { signal });
+      return { text: result, outcome };
     },
     stats: () => client.stats(),
     health: () => ({ settings: client.settings(), stats: client.stats() }),
@@ -72,12 +53,7 @@ function legacyBackend(script, processTimeoutMs) {
     name: 'legacy',
     description: `legacy script: python3 ${script} (killed after ${processTimeoutMs} ms)`,
     call: (args, { signal }) =>
-      tally.count(
-        runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal }).then((text) => ({
-          text,
-          outcome: legacyOutcome(text),
-        })),
-      ),
+      tally.count(runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal })),
     stats: tally.stats,
     health: () => ({ legacyScript: script, processTimeoutMs }),
     close: () => {},

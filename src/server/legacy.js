@@ -5,14 +5,14 @@
 
 const { spawn } = require('node:child_process');
 const log = require('./log');
+const { defaultOf } = require('./arguments');
 
 const TIMEOUT_TEXT = 'The find_tools operation timed out. Please try again with narrower parameters.';
+// What the script itself prints when its attach request times out.
+const SCRIPT_TIMEOUT_MESSAGE = 'Tool attach request timed out.';
 const NO_OUTPUT_TEXT = 'find_tools completed with no output.';
 
-const DEFAULT_LIMIT = 10;
-const DEFAULT_MIN_SCORE = 50.0;
-
-// Contract §1's defaults and flooring; the script clamps to its own FIND_TOOLS_MAX_LIMIT.
+// The listed defaults and BEHAVIOUR.md §1's flooring; the script clamps to its own FIND_TOOLS_MAX_LIMIT.
 function finiteNumber(value) {
   if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return NaN;
   return Number(value);
@@ -20,12 +20,12 @@ function finiteNumber(value) {
 
 function limitOf(value) {
   const limit = finiteNumber(value);
-  return Number.isFinite(limit) ? Math.floor(limit) : DEFAULT_LIMIT;
+  return Number.isFinite(limit) ? Math.floor(limit) : defaultOf('limit');
 }
 
 function minScoreOf(value) {
   const minScore = finiteNumber(value);
-  return Number.isFinite(minScore) ? minScore : DEFAULT_MIN_SCORE;
+  return Number.isFinite(minScore) ? minScore : defaultOf('min_score');
 }
 
 function heartbeatOf(value) {
@@ -44,6 +44,18 @@ function legacyArguments(args) {
   return argv;
 }
 
+/** How the script's answer went: 'success', 'timeout' or 'error' (texts of our own are errors). */
+function outcomeOf(text) {
+  if (text === TIMEOUT_TEXT) return 'timeout';
+  try {
+    const { status, message } = JSON.parse(text);
+    if (status === 'success') return 'success';
+    return message === SCRIPT_TIMEOUT_MESSAGE ? 'timeout' : 'error';
+  } catch {
+    return 'error';
+  }
+}
+
 function lastLine(text) {
   const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
   return lines.at(-1) ?? '';
@@ -57,10 +69,15 @@ function logScriptStderr(stderr) {
 }
 
 /**
- * Runs the script for args (already coerced by the tool handler) and resolves to the text the
- * agent sees; never rejects except when signal aborts, which also kills the script.
+ * Runs the script for args (already coerced by the tool handler) and resolves to {text, outcome}:
+ * the text the agent sees and how it went; never rejects except when signal aborts, which also
+ * kills the script.
  */
 function runLegacyScript(script, args, { timeoutMs, signal }) {
+  return answerText(script, args, { timeoutMs, signal }).then((text) => ({ text, outcome: outcomeOf(text) }));
+}
+
+function answerText(script, args, { timeoutMs, signal }) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (outcome, value) => {
@@ -104,4 +121,4 @@ function runLegacyScript(script, args, { timeoutMs, signal }) {
   });
 }
 
-module.exports = { runLegacyScript, TIMEOUT_TEXT };
+module.exports = { runLegacyScript };

@@ -4,58 +4,14 @@
 
 const { ProtocolError, ProtocolErrorCode } = require('@modelcontextprotocol/server');
 const { resolveAgentId, AgentIdError } = require('./agent-id');
+const { INPUT_SCHEMA, coerceArguments } = require('./arguments');
 const log = require('./log');
 
 const FIND_TOOLS_TOOL = Object.freeze({
   name: 'find_tools',
   description: 'Silently manage tools for the agent by searching and attaching relevant tools',
-  inputSchema: {
-    type: 'object',
-    properties: {
-      query: { type: 'string', description: 'Your search query - what kind of tool are you looking for?' },
-      agent_id: { type: 'string', description: 'Your agent ID (optional if x-agent-id header is provided)' },
-      keep_tools: { type: 'string', description: 'Comma-separated list of tool IDs to preserve' },
-      limit: { type: 'number', description: 'Maximum number of tools to find (default: 10)', default: 10 },
-      min_score: { type: 'number', description: 'Minimum match score 0-100 (default: 50.0)', default: 50 },
-      request_heartbeat: {
-        type: 'boolean',
-        description: 'Whether to request an immediate heartbeat (default: false)',
-        default: false,
-      },
-    },
-  },
+  inputSchema: INPUT_SCHEMA,
 });
-
-function asText(value) {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  return undefined;
-}
-
-function keepToolsOf(value) {
-  if (!Array.isArray(value)) return asText(value);
-  return value.map(asText).filter((item) => item !== undefined);
-}
-
-function ofTypes(value, types) {
-  return types.includes(typeof value) ? value : undefined;
-}
-
-/**
- * The arguments as the native client accepts them. Legacy accepted any JSON, and the client is
- * strict about types, so a value of another type is converted or dropped, never refused.
- */
-function coerceArguments(raw) {
-  const input = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
-  return {
-    query: asText(input.query),
-    agent_id: asText(input.agent_id),
-    keep_tools: keepToolsOf(input.keep_tools),
-    limit: ofTypes(input.limit, ['number', 'string']),
-    min_score: ofTypes(input.min_score, ['number', 'string']),
-    request_heartbeat: ofTypes(input.request_heartbeat, ['boolean', 'string']),
-  };
-}
 
 /**
  * Answers one find_tools call from its raw arguments, the raw x-agent-id header (undefined
