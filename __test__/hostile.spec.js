@@ -12,7 +12,6 @@ const { startRawUpstream, head, refusedPort } = require('./fixtures/hostile-upst
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: null });
 const OK_LINE = '{"status": "success", "message": "ok", "details": null}';
-const ATTACH = '/api/v1/tools/attach';
 
 let upstream; // the Tool Selector and the Letta API in one recording server
 let canary; // a host that hostile ids name; it must never be contacted
@@ -215,6 +214,8 @@ describe('huge and strangely typed arguments', () => {
   });
 
   test('a sparse array of length 2^32-1 is a TypeError at its first hole, not a giant allocation', async () => {
+    // A sparse array is the point: Array.from would allocate every element.
+    // oxlint-disable-next-line unicorn/no-new-array
     await expect(client.findTools({ keep_tools: new Array(2 ** 32 - 1) })).rejects.toMatchObject({
       name: 'TypeError',
       message: expect.stringContaining('keep_tools[0]'),

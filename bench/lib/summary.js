@@ -99,7 +99,8 @@ function summariseMemory(memoryBefore, memoryAfter) {
 }
 
 function summarise({ cases, measurements, cold, memoryBefore, memoryAfter, soaks, cpus, settings, skipped, addon, machine, startedAt, durationSeconds }) {
-  const { resultsDir, ...knobs } = settings;
+  // Where the results go is no setting of the run: it stays out of the summary.
+  const { resultsDir: _resultsDir, ...knobs } = settings;
   const summary = {
     startedAt,
     durationSeconds,
