@@ -291,7 +291,7 @@ describe('sandbox connections and recording', () => {
     expect(sandbox.connections).toEqual({ tool_selector: 1, letta: 2 });
   });
 
-  test('records every request in arrival order with lower-cased headers and the body', async () => {
+  test('records each request in arrival order with lower-cased headers and the body', async () => {
     sandbox = await startSandbox();
 
     await call(`${sandbox.lettaUrl}/agents/agent-2/tools`, { headers: { Authorization: 'Bearer x' } });
@@ -307,6 +307,14 @@ describe('sandbox connections and recording', () => {
       body: '{"agent_id": "agent-2"}',
     });
     expect(sandbox.requests[1].headers['x-bare-password']).toBe('password y');
+  });
+
+  test('remembers only the most recent 1,000 requests, so a long-running sandbox does not grow', async () => {
+    sandbox = await startSandbox();
+    for (let i = 0; i < 1005; i += 1) await call(`${sandbox.lettaUrl}/agents/agent-${i}/tools`);
+    expect(sandbox.requests).toHaveLength(1000);
+    expect(sandbox.requests[0].path).toBe('/v1/agents/agent-5/tools');
+    expect(sandbox.requests.at(-1).path).toBe('/v1/agents/agent-1004/tools');
   });
 
   test('honours fixed ports', async () => {

@@ -50,6 +50,8 @@ const CATALOGUE = Object.freeze(
 
 const KNOWN_TOOLS = new Map([FIND_TOOLS_TOOL, ...CATALOGUE].map((tool) => [tool.id, tool]));
 const CATALOGUE_IDS = new Set(CATALOGUE.map((tool) => tool.id));
+// How many requests `requests` remembers, newest last.
+const REQUEST_LOG_LENGTH = 1000;
 
 const DEFAULT_LIMIT = 10;
 const DEFAULT_MIN_SCORE = 50.0;
@@ -344,6 +346,8 @@ async function serve(sandbox, label, handle, req, res) {
   } catch {
     return res.destroy(); // the client went away mid-request; there is no one to answer
   }
+  // The most recent ones only: a sandbox left running (`npm run sandbox`, a soak) must not grow.
+  if (sandbox.requests.length === REQUEST_LOG_LENGTH) sandbox.requests.shift();
   sandbox.requests.push({ to: label, method: req.method, path: req.url, headers: { ...req.headers }, body });
   try {
     handle(sandbox, req, res, body);
