@@ -28,7 +28,8 @@ async function main() {
         `${soak.label}: ${soak.calls.toLocaleString('en-US')} calls at ${soak.concurrency} in flight, ` +
           `RSS ${mb(soak.baselineBytes)} after warm-up → ${mb(soak.endBytes)} (growth ${mb(soak.growthBytes)}, peak ${mb(soak.peakBytes)}), ` +
           `${Math.round(soak.throughput).toLocaleString('en-US')} calls/s, ${soak.upstreamConnections} upstream connections, ` +
-          `${soak.mismatches + soak.errors} bad results\n`,
+          `${soak.mismatches + soak.errors} bad results\n` +
+          `  RSS by calls done: ${soak.curve.map((point) => `${point.calls / 1000}k ${mb(point.rssBytes)}`).join(', ')}\n`,
       );
     }
   } finally {

@@ -2,8 +2,9 @@
 
 // The soak on the path Letta takes: an MCP SDK client calling find_tools through the real
 // server process, over stdio and over Streamable HTTP. The SDK hands the server's tool handler
-// an AbortSignal on every call, which the direct soak does not; this is where a per-call leak
-// shows. The server's RSS is read from the OS (the server is an ordinary process, no GC hooks).
+// an AbortSignal on every call; this is where a per-call leak shows. The server's RSS is read
+// from the OS, each time after a full collection in the server (gc-on-signal.js), as the direct
+// soak samples after one.
 
 const { spawn } = require('node:child_process');
 const path = require('node:path');
@@ -16,8 +17,11 @@ const { processRssBytes } = require('./proc');
 const { CALL_ARGS } = require('./payloads');
 
 const SERVER = path.join(__dirname, '..', '..', 'src', 'index.js');
+const SERVER_ARGS = ['--expose-gc', '-r', path.join(__dirname, 'gc-on-signal.js'), SERVER];
+const COLLECTED_LINE = '[soak] collected\n';
 const CONCURRENCY = 32;
-const WARMUP_FRACTION = 0.05;
+// V8's young generation reaches its steady size within the first ~20,000 calls here.
+const WARMUP_FRACTION = 0.1;
 const RSS_SAMPLES = 20;
 // Letta's MCP client speaks the 2025 protocol.
 const NEGOTIATION = 'legacy';
@@ -34,14 +38,14 @@ function newClient() {
 }
 
 async function connectStdio(env) {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [SERVER], env, stderr: 'ignore' });
+  const transport = new StdioClientTransport({ command: process.execPath, args: SERVER_ARGS, env, stderr: 'pipe' });
   const client = newClient();
   await client.connect(transport);
-  return { client, pid: transport.pid, stop: () => client.close() };
+  return { client, pid: transport.pid, stderr: transport.stderr, stop: () => client.close() };
 }
 
 function startHttpServer(env) {
-  const child = spawn(process.execPath, [SERVER, '--http'], {
+  const child = spawn(process.execPath, [...SERVER_ARGS, '--http'], {
     env: { ...env, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -64,12 +68,28 @@ async function connectHttp(env) {
   return {
     client,
     pid: child.pid,
+    stderr: child.stderr,
     stop: async () => {
       await client.close();
       child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** The server's RSS right after a full collection in it. */
+function rssAfterServerGc({ pid, stderr }) {
+  return new Promise((resolve) => {
+    let seen = '';
+    const onData = (chunk) => {
+      seen += chunk;
+      if (!seen.includes(COLLECTED_LINE)) return;
+      stderr.off('data', onData);
+      resolve(processRssBytes(pid));
+    };
+    stderr.on('data', onData);
+    process.kill(pid, 'SIGUSR2');
+  });
 }
 
 async function callMany(client, expected, count, tally) {
@@ -97,15 +117,15 @@ async function soakTransport(transport, upstream, calls, cpus) {
     if (first.isError) throw new Error(`the first call through the ${transport} server failed: ${first.content[0].text}`);
     const expected = first.content[0].text;
     const tally = { mismatches: 0, errors: 0 };
-    const rssBeforeWarmupBytes = processRssBytes(connection.pid);
+    const rssBeforeWarmupBytes = await rssAfterServerGc(connection);
     await callMany(connection.client, expected, Math.max(1, Math.round(calls * WARMUP_FRACTION)), tally);
-    const baselineBytes = processRssBytes(connection.pid);
+    const baselineBytes = await rssAfterServerGc(connection);
     const chunk = Math.ceil(calls / RSS_SAMPLES);
     const curve = [];
     const started = process.hrtime.bigint();
     for (let done = 0; done < calls; done += chunk) {
       await callMany(connection.client, expected, Math.min(chunk, calls - done), tally);
-      curve.push({ calls: Math.min(done + chunk, calls), rssBytes: processRssBytes(connection.pid) });
+      curve.push({ calls: Math.min(done + chunk, calls), rssBytes: await rssAfterServerGc(connection) });
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const endBytes = curve[curve.length - 1].rssBytes;
