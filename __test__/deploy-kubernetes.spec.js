@@ -12,6 +12,7 @@ const { Deployment } = require('kubernetes-models/apps/v1');
 const { HorizontalPodAutoscaler } = require('kubernetes-models/autoscaling/v2');
 const { PodDisruptionBudget } = require('kubernetes-models/policy/v1');
 const { Service, EnvVar, Volume, VolumeMount, PodSecurityContext } = require('kubernetes-models/v1');
+const { startHttpServer, rawRequest } = require('./helpers/server');
 
 const ROOT = path.join(__dirname, '..');
 const KUBERNETES_DIR = path.join(ROOT, 'deploy', 'kubernetes');
@@ -78,13 +79,33 @@ describe('deploy/kubernetes', () => {
     expect(autoscaler.spec.maxReplicas).toBeGreaterThan(autoscaler.spec.minReplicas);
   });
 
-  test("readiness and liveness ask /health on the image's port, which the Service targets", () => {
+  // The kubelet sends Host: <pod IP>:<port>, which the server refuses with 403 once MCP_ALLOWED_HOSTS
+  // is set; a loopback name always passes its Host check.
+  test("readiness and liveness ask /health on the image's port, which the Service targets, as localhost", () => {
     const httpPort = container.ports.find((port) => port.name === 'http');
     expect(httpPort.containerPort).toBe(Number(imagePort));
     for (const probe of [container.readinessProbe, container.livenessProbe]) {
-      expect(probe.httpGet).toEqual({ path: '/health', port: 'http' });
+      expect(probe.httpGet).toEqual({ path: '/health', port: 'http', httpHeaders: [{ name: 'Host', value: 'localhost' }] });
     }
     expect(byKind('Service').spec.ports).toEqual([expect.objectContaining({ targetPort: 'http' })]);
+  });
+
+  test('the probes pass a server that sets MCP_ALLOWED_HOSTS, which refuses the Host the kubelet sends by default', async () => {
+    // Loopback here; in the pod the server binds 0.0.0.0, and MCP_ALLOWED_HOSTS turns the same check on.
+    const server = await startHttpServer({ MCP_ALLOWED_HOSTS: 'mcp.example.com' });
+    try {
+      const { port } = new URL(server.url);
+      const kubeletDefault = await rawRequest(`${server.url}/health`, { headers: { Host: `10.0.0.7:${port}` } });
+      expect(kubeletDefault.status).toBe(403);
+      for (const probe of [container.readinessProbe, container.livenessProbe]) {
+        const headers = Object.fromEntries(probe.httpGet.httpHeaders.map(({ name, value }) => [name, value]));
+        const answer = await rawRequest(`${server.url}${probe.httpGet.path}`, { headers });
+        expect(answer.status).toBe(200);
+        expect(JSON.parse(answer.text).status).toBe('healthy');
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   test("runs as the image's numeric non-root user, read-only, unprivileged, with no capabilities", () => {

@@ -5,21 +5,25 @@
 // docker or podman (whichever answers), checks what the image holds, runs it the way compose.yaml
 // does (read-only root, no-new-privileges, no capabilities, an init process, the image's numeric
 // user) on the host network against a sandbox upstream on 127.0.0.1, and talks to it only from
-// outside: HTTP and the MCP SDK client, as a user would. With no engine it prints one line and
-// exits 0.
+// outside: HTTP and the MCP SDK client, as a user would; then once more with a bearer token handed
+// over as compose.auth.yaml does it. With no engine it prints one line and exits 0.
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
-const { Client } = require('@modelcontextprotocol/sdk/client/index.js');
-const { StreamableHTTPClientTransport } = require('@modelcontextprotocol/sdk/client/streamableHttp.js');
+const { randomBytes } = require('node:crypto');
+const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { startSandbox } = require('../sandbox/server.js');
 
 const ROOT = path.join(__dirname, '..');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const IMAGE = 'letta-find-tools-mcp:test';
 const CONTAINER = `letta-find-tools-mcp-test-${process.pid}`;
+const AUTH_CONTAINER = `${CONTAINER}-auth`;
+// Where compose.auth.yaml's secret lands, and the variable that names it.
+const AUTH_SECRET_PATH = '/run/secrets/mcp_auth_token';
 const APP_DIR = '/app';
 // compose.yaml's stop_grace_period: a server that needs longer is SIGKILLed and exits 137.
 const STOP_TIMEOUT_SECONDS = 15;
@@ -96,10 +100,11 @@ function buildArgs(engine) {
 
 // compose.yaml's service: init, read_only, no-new-privileges, cap_drop, stop_grace_period. podman's
 // --read-only adds a writable /tmp that docker's and Kubernetes' read-only roots lack.
-function runArgs({ engine, port, sandbox }) {
+// `extra` adds run options before the image, such as the auth secret's mount.
+function runArgs({ engine, sandbox }, { container, port, extra = [] }) {
   const readOnly = engine === 'podman' ? ['--read-only', '--read-only-tmpfs=false'] : ['--read-only'];
   return [
-    'run', '--detach', '--name', CONTAINER,
+    'run', '--detach', '--name', container,
     '--init', ...readOnly, '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL',
     '--stop-timeout', String(STOP_TIMEOUT_SECONDS),
     '--network', 'host',
@@ -108,6 +113,7 @@ function runArgs({ engine, port, sandbox }) {
     '--env', `TOOLS_API_BASE_URL=${sandbox.toolSelectorUrl}`,
     '--env', 'TOOLS_API_ALLOW_INSECURE_HTTP=true',
     '--env', `LETTA_API_URL=${sandbox.lettaUrl}`,
+    ...extra,
     IMAGE,
   ];
 }
@@ -117,13 +123,17 @@ async function inspectImage(engine) {
   return image;
 }
 
-async function containerState(engine) {
-  const [container] = JSON.parse(await succeed(engine, ['container', 'inspect', CONTAINER]));
-  return container.State;
+async function inspectContainer(engine, container) {
+  const [inspected] = JSON.parse(await succeed(engine, ['container', 'inspect', container]));
+  return inspected;
 }
 
-async function containerLogs(engine) {
-  const { stdout, stderr } = await run(engine, ['logs', CONTAINER]).catch(() => ({ stdout: '', stderr: '' }));
+async function containerState(engine, container) {
+  return (await inspectContainer(engine, container)).State;
+}
+
+async function containerLogs(engine, container) {
+  const { stdout, stderr } = await run(engine, ['logs', container]).catch(() => ({ stdout: '', stderr: '' }));
   return `${stdout}${stderr}`.trim();
 }
 
@@ -141,7 +151,7 @@ async function runHealthcheck(engine) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let health;
   while (Date.now() < deadline) {
-    ({ Health: health } = await containerState(engine));
+    ({ Health: health } = await containerState(engine, CONTAINER));
     if (health?.Status === 'healthy' || health?.Status === 'unhealthy') break;
     await sleep(POLL_INTERVAL_MS);
   }
@@ -151,9 +161,9 @@ async function runHealthcheck(engine) {
 // ---------------------------------------------------------------------------------------------
 // The MCP client: the one place that knows the SDK's client API.
 
-async function callFindTools(mcpUrl, args) {
+async function callFindTools(mcpUrl, args, headers = {}) {
   const client = new Client({ name: 'container-test', version: PACKAGE.version });
-  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers } }));
   try {
     const result = await client.callTool({ name: 'find_tools', arguments: args });
     return result.content.map((item) => item.text).join('');
@@ -227,13 +237,12 @@ async function checkImageContents(context) {
   assert(devOnly.length === 0, `devDependencies in the image: ${devOnly.join(', ')}`);
 }
 
-async function checkStartsAndAnswersHealth(context) {
-  requireImage(context);
-  context.port = await freePort();
-  // Set first: a run that fails may still leave a container to remove.
-  context.started = true;
-  await succeed(context.engine, runArgs(context));
-  const url = `http://127.0.0.1:${context.port}/health`;
+/** Runs the image as `container` on `port` and resolves once /health answers 200 and "healthy". */
+async function startContainer(context, { container, port, extra }) {
+  // Listed first: a run that fails may still leave a container to remove.
+  context.containers.push(container);
+  await succeed(context.engine, runArgs(context, { container, port, extra }));
+  const url = `http://127.0.0.1:${port}/health`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last;
   while (Date.now() < deadline) {
@@ -242,13 +251,18 @@ async function checkStartsAndAnswersHealth(context) {
       last = { status: response.status, body: await response.json() };
       if (response.ok) break;
     }
-    const { Running: running } = await containerState(context.engine);
-    assert(running, `the container stopped before answering /health:\n${await containerLogs(context.engine)}`);
+    const { Running: running } = await containerState(context.engine, container);
+    assert(running, `the container stopped before answering /health:\n${await containerLogs(context.engine, container)}`);
     await sleep(POLL_INTERVAL_MS);
   }
-  assert(last?.status === 200, `/health did not answer 200: ${JSON.stringify(last)}\n${await containerLogs(context.engine)}`);
-  // Today's server says "ok", the stateless one "healthy".
-  assert(['ok', 'healthy'].includes(last.body.status), `/health status is ${JSON.stringify(last.body.status)}`);
+  assert(last?.status === 200, `/health did not answer 200: ${JSON.stringify(last)}\n${await containerLogs(context.engine, container)}`);
+  assert(last.body.status === 'healthy', `/health status is ${JSON.stringify(last.body.status)}, expected "healthy"`);
+}
+
+async function checkStartsAndAnswersHealth(context) {
+  requireImage(context);
+  context.port = await freePort();
+  await startContainer(context, { container: CONTAINER, port: context.port });
   context.serving = true;
 }
 
@@ -270,18 +284,22 @@ async function checkHealthcheck(context) {
   assert(healthy, `the HEALTHCHECK did not pass: ${detail}`);
 }
 
-async function checkFindTools(context) {
-  requireServing(context);
-  const text = await callFindTools(`http://127.0.0.1:${context.port}/mcp`, {
-    query: 'send an email',
-    agent_id: 'agent-demo',
-    limit: 3,
-  });
+const SEND_EMAIL = { query: 'send an email', agent_id: 'agent-demo', limit: 3 };
+
+function assertAttachedSendEmail(text) {
   const answer = JSON.parse(text);
   assert(answer.status === 'success', `find_tools answered ${text}`);
   const attached = answer.details.successful_attachments.map((tool) => tool.name);
   assert(attached.includes('send_email'), `send_email was not attached: ${text}`);
-  assert(context.sandbox.requests.some((request) => request.to === 'tool_selector'), 'the sandbox Tool Selector saw no request');
+}
+
+const toolSelectorRequests = ({ sandbox }) => sandbox.requests.filter((request) => request.to === 'tool_selector').length;
+
+async function checkFindTools(context) {
+  requireServing(context);
+  const before = toolSelectorRequests(context);
+  assertAttachedSendEmail(await callFindTools(`http://127.0.0.1:${context.port}/mcp`, SEND_EMAIL));
+  assert(toolSelectorRequests(context) > before, 'the sandbox Tool Selector saw no request');
 }
 
 // The server's own RSS (not the init process's), for sizing memory requests and limits.
@@ -310,13 +328,84 @@ async function reportImageSize({ engine, image }) {
 async function checkStopsCleanly(context) {
   requireServing(context);
   await reportServerRss(context);
-  await succeed(context.engine, ['stop', '--time', String(STOP_TIMEOUT_SECONDS), CONTAINER], {
-    timeout: (STOP_TIMEOUT_SECONDS + 30) * 1000,
-  });
-  const state = await containerState(context.engine);
-  const logs = await containerLogs(context.engine);
+  const { state, logs } = await stopContainer(context.engine, CONTAINER);
   assert(state.ExitCode === 0, `exit code ${state.ExitCode} after SIGTERM (137: killed after ${STOP_TIMEOUT_SECONDS} s)\n${logs}`);
   assert(/SIGTERM/.test(logs), `the server did not log the SIGTERM it stopped on:\n${logs}`);
+}
+
+/** Stops the container as `docker stop` does (SIGTERM, then SIGKILL after the timeout); resolves to its final state and logs. */
+async function stopContainer(engine, container) {
+  await succeed(engine, ['stop', '--time', String(STOP_TIMEOUT_SECONDS), container], {
+    timeout: (STOP_TIMEOUT_SECONDS + 30) * 1000,
+  });
+  return { state: await containerState(engine, container), logs: await containerLogs(engine, container) };
+}
+
+/**
+ * The token file of compose.auth.yaml's recipe (`openssl rand -hex 32 > mcp_auth_token`, mode 640,
+ * group 1000): the server's group reads it, others do not. Only root can give a file a group it is
+ * not in; otherwise the file is world-readable, and its folder (mode 700) keeps it to this user.
+ */
+function writeTokenFile(context, token) {
+  context.tokenDir = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-find-tools-auth-'));
+  const file = path.join(context.tokenDir, 'mcp_auth_token');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  if (process.getuid() === 0) {
+    fs.chownSync(file, 0, Number(EXPECTED_USER.split(':')[1]));
+    fs.chmodSync(file, 0o640);
+  } else {
+    fs.chmodSync(file, 0o644);
+  }
+  return file;
+}
+
+const UNAUTHORIZED_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'find_tools', arguments: SEND_EMAIL },
+});
+
+async function checkBearerAuth(context) {
+  requireImage(context);
+  const token = randomBytes(32).toString('hex');
+  const tokenFile = writeTokenFile(context, token);
+  const port = await freePort();
+  await startContainer(context, {
+    container: AUTH_CONTAINER,
+    port,
+    extra: ['--volume', `${tokenFile}:${AUTH_SECRET_PATH}:ro`, '--env', `MCP_AUTH_TOKEN_FILE=${AUTH_SECRET_PATH}`],
+  });
+  const mcpUrl = `http://127.0.0.1:${port}/mcp`;
+
+  const before = toolSelectorRequests(context);
+  for (const authorization of [undefined, `Bearer ${randomBytes(32).toString('hex')}`]) {
+    const response = await fetch(mcpUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        ...(authorization && { Authorization: authorization }),
+      },
+      body: UNAUTHORIZED_CALL,
+    });
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    const sent = authorization ? 'a wrong token' : 'no token';
+    assert(response.status === 401, `/mcp with ${sent} answered ${response.status}, expected 401`);
+    assert(/^Bearer\b/.test(challenge), `/mcp with ${sent}: WWW-Authenticate is '${challenge}', expected a Bearer challenge`);
+  }
+  assert(toolSelectorRequests(context) === before, 'a call refused with 401 still reached the Tool Selector');
+
+  assertAttachedSendEmail(await callFindTools(mcpUrl, SEND_EMAIL, { Authorization: `Bearer ${token}` }));
+  assert(toolSelectorRequests(context) > before, 'the sandbox Tool Selector saw no request');
+
+  const { Config: config } = await inspectContainer(context.engine, AUTH_CONTAINER);
+  assert(!config.Env.some((variable) => variable.includes(token)), "the token is in the container's environment");
+  const { state, logs } = await stopContainer(context.engine, AUTH_CONTAINER);
+  assert(state.ExitCode === 0, `exit code ${state.ExitCode} after SIGTERM\n${logs}`);
+  // The server's own word that it read the file, so the logs searched below are the real ones.
+  assert(logs.includes('bearer token required'), `the server did not log that it requires a bearer token:\n${logs}`);
+  assert(!logs.includes(token), "the token appears in the container's logs");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +421,11 @@ async function runChecks(context) {
     ['the HEALTHCHECK command passes', checkHealthcheck],
     ['an MCP SDK client gets a find_tools answer through the container from the sandbox upstream', checkFindTools],
     [`SIGTERM stops the container with exit code 0 within ${STOP_TIMEOUT_SECONDS} s`, checkStopsCleanly],
+    [
+      'with the token as a Compose secret (MCP_AUTH_TOKEN_FILE), /mcp answers 401 with a Bearer challenge without it, ' +
+        'the SDK client with it gets a find_tools answer, and the token is in no log and no environment',
+      checkBearerAuth,
+    ],
   ];
   let failed = 0;
   for (const [name, check] of checks) {
@@ -353,7 +447,7 @@ async function main() {
     return;
   }
   const sandbox = await startSandbox();
-  const context = { engine, sandbox };
+  const context = { engine, sandbox, containers: [] };
   try {
     const { passed, failed } = await runChecks(context);
     if (context.image) await reportImageSize(context);
@@ -361,7 +455,8 @@ async function main() {
     console.log(`container: ${passed} passed, ${failed} failed`);
     process.exitCode = failed === 0 ? 0 : 1;
   } finally {
-    if (context.started) await run(engine, ['rm', '--force', CONTAINER]).catch(() => {});
+    for (const container of context.containers) await run(engine, ['rm', '--force', container]).catch(() => {});
+    if (context.tokenDir) fs.rmSync(context.tokenDir, { recursive: true, force: true });
     await sandbox.close();
   }
 }
