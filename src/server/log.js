@@ -3,8 +3,8 @@
 // The server's log, on stderr: in stdio mode stdout carries nothing but the MCP protocol.
 // LOG_FORMAT=text (the default) writes `[letta-find-tools-mcp] level: message` lines for
 // people; LOG_FORMAT=json one JSON object per line ({time, level, message, ...fields}) for a
-// log pipeline. Lines are written synchronously (stderr is a file or a pipe), so none is lost
-// to the process.exit that ends a shutdown.
+// log pipeline. On Linux Node writes stderr synchronously (file, pipe or terminal), so no line
+// is lost to the process.exit that ends a shutdown.
 
 const TEXT_PREFIX = '[letta-find-tools-mcp]';
 const FORMATS = ['text', 'json'];
