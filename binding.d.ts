@@ -209,5 +209,16 @@ export interface LatencyBucket {
   count: number
 }
 
+/**
+ * Hands each warning of the addon (an unusable setting, a change of connection habit; every
+ * one deduplicated as before) to `listener` as its bare message, instead of printing it to
+ * stderr, so that a host with its own log writes it in its own format. The listener runs on
+ * the JS thread that registered it: at once for a warning raised there (building a client),
+ * soon after for one raised on the runtime's threads. It does not keep the process alive. One
+ * listener per process: a later call replaces it. A warning the listener cannot take (it
+ * threw, or its thread is gone) goes to stderr.
+ */
+export declare function onWarning(listener: (message: string) => void): void
+
 /** Counters of the default client. */
 export declare function stats(): ClientStats

@@ -840,4 +840,5 @@ module.exports.DEFAULT_LIMIT = nativeBinding.DEFAULT_LIMIT
 module.exports.DEFAULT_MIN_SCORE = nativeBinding.DEFAULT_MIN_SCORE
 module.exports.findTools = nativeBinding.findTools
 module.exports.findToolsOutcome = nativeBinding.findToolsOutcome
+module.exports.onWarning = nativeBinding.onWarning
 module.exports.stats = nativeBinding.stats

@@ -242,19 +242,19 @@ test('ENABLE_AGENT_ID_HEADER=false ignores the header', async () => {
     );
     expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
     expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
-    await untilLogged(server.stderr, `find_tools agent id ${AGENT} from parameter`);
+    await untilLogged(server.stderr, `agent_id=${AGENT} agent_id_source=parameter`);
   } finally {
     await session.close();
     await server.stop();
   }
 });
 
-test('DEBUG_AGENT_ID_SOURCE=true logs a header-sourced id', async () => {
+test('DEBUG_AGENT_ID_SOURCE=true logs a header-sourced id on the call line', async () => {
   const server = await startHttpServer({ ...env, DEBUG_AGENT_ID_SOURCE: 'true' });
   const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
   try {
     await session.call(ARGS_WITHOUT_AGENT);
-    await untilLogged(server.stderr, `find_tools agent id ${AGENT} from header`);
+    await untilLogged(server.stderr, `agent_id=${AGENT} agent_id_source=header`);
   } finally {
     await session.close();
     await server.stop();

@@ -162,7 +162,7 @@ describe('environment flags', () => {
   test('DEBUG_AGENT_ID_SOURCE=true logs where the agent id came from', async () => {
     await withServer({ DEBUG_AGENT_ID_SOURCE: 'true' }, async (server) => {
       await server.call(RESP_FULL.args);
-      await untilLogged(server.stderr, 'find_tools agent id agent-exact from parameter');
+      await untilLogged(server.stderr, 'agent_id=agent-exact agent_id_source=parameter');
     });
   });
 

@@ -73,7 +73,21 @@ function gracefulShutdown({ serving, backend, inFlight, timeoutMs }) {
   };
 }
 
+// The native client's warnings (its configuration's among them) come out in this log's format:
+// registered before any client is built. An addon that cannot load is backends.js's to report.
+function logNativeWarnings() {
+  let addon;
+  try {
+    addon = require('../index.js');
+  } catch {
+    return;
+  }
+  addon.onWarning((message) => log.warn(message, { source: 'native' }));
+}
+
 async function main() {
+  log.configure();
+  logNativeWarnings();
   const transport = transportFromArgv(process.argv.slice(2));
   const config = readServerConfig();
   const backend = createBackend(config);

@@ -15,6 +15,7 @@ pub mod outcome;
 pub mod pyjson;
 mod settle;
 pub mod stats;
+mod warnings;
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -252,6 +253,18 @@ pub fn find_tools_outcome<'env>(
         options,
         ResultShape::WithOutcome,
     )
+}
+
+/// Hands each warning of the addon (an unusable setting, a change of connection habit; every
+/// one deduplicated as before) to `listener` as its bare message, instead of printing it to
+/// stderr, so that a host with its own log writes it in its own format. The listener runs on
+/// the JS thread that registered it: at once for a warning raised there (building a client),
+/// soon after for one raised on the runtime's threads. It does not keep the process alive. One
+/// listener per process: a later call replaces it. A warning the listener cannot take (it
+/// threw, or its thread is gone) goes to stderr.
+#[napi(ts_args_type = "listener: (message: string) => void")]
+pub fn on_warning(env: &Env, listener: Function<String, ()>) -> Result<()> {
+    warnings::register(env, listener)
 }
 
 /// `limit` when the caller gives none (or not a finite number), before clamping to `maxLimit`.

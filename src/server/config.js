@@ -1,7 +1,8 @@
 'use strict';
 
 // The server's own environment (BEHAVIOUR.md §6, §7 and §8). The native client reads the upstream
-// variables of BEHAVIOUR.md §2 itself.
+// variables of BEHAVIOUR.md §2 itself, LOG_FORMAT is log.js's (read first, so that every warning
+// is in its format).
 
 const fs = require('node:fs');
 const log = require('./log');
@@ -27,7 +28,7 @@ function flag(env, name, fallback) {
   if (value === '') return fallback;
   if (TRUE_WORDS.has(value)) return true;
   if (FALSE_WORDS.has(value)) return false;
-  log.warnOnce(`${name}='${env[name]}' is neither true nor false; using ${fallback}`);
+  log.warn(`${name}='${env[name]}' is neither true nor false; using ${fallback}`);
   return fallback;
 }
 
@@ -36,7 +37,7 @@ function positiveMilliseconds(env, name, fallback) {
   if (value === '') return fallback;
   const ms = Number(value);
   if (Number.isFinite(ms) && ms > 0) return ms;
-  log.warnOnce(`${name}='${value}' is not a positive number of milliseconds; using ${fallback}`);
+  log.warn(`${name}='${value}' is not a positive number of milliseconds; using ${fallback}`);
   return fallback;
 }
 
@@ -54,7 +55,7 @@ function backend(env) {
   const value = text(env, 'FIND_TOOLS_BACKEND').toLowerCase();
   if (value === '') return 'native';
   if (BACKENDS.has(value)) return value;
-  log.warnOnce(`FIND_TOOLS_BACKEND='${env.FIND_TOOLS_BACKEND}' is neither native nor legacy; using native`);
+  log.warn(`FIND_TOOLS_BACKEND='${env.FIND_TOOLS_BACKEND}' is neither native nor legacy; using native`);
   return 'native';
 }
 

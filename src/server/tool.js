@@ -15,13 +15,15 @@ const FIND_TOOLS_TOOL = Object.freeze({
 
 /**
  * Answers one find_tools call from its raw arguments, the raw x-agent-id header (undefined
- * when there is none) and the caller's AbortSignal: resolves to {text, outcome}, outcome one of
- * 'success', 'error', 'timeout' or 'cancelled' (then text is undefined and `cancelled` holds the
- * abort reason). Shared by MCP's tools/call and the worker's POST /find_tools.
+ * when there is none), the caller's AbortSignal and where it came in (transport and route, for
+ * the log): resolves to {text, outcome}, outcome one of 'success', 'error', 'timeout' or
+ * 'cancelled' (then text is undefined and `cancelled` holds the abort reason). Shared by MCP's
+ * tools/call and the worker's POST /find_tools.
  * backend from backends.js, agentIdPolicy from config.js, inFlight an InFlight, metrics from metrics.js.
  */
 function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
-  async function answer(rawArguments, header, signal) {
+  // `facts` collects what the call's log line says beyond its outcome.
+  async function answer(rawArguments, header, signal, facts) {
     const args = coerceArguments(rawArguments);
     let agent;
     try {
@@ -29,9 +31,11 @@ function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
     } catch (error) {
       if (!(error instanceof AgentIdError)) throw error;
       metrics.refused();
+      // Not the refusal's text: it may quote the agent ids it refused.
+      facts.refused = 'agent_id';
       return { text: `Error in find_tools: ${error.message}`, outcome: 'error' };
     }
-    if (agentIdPolicy.debugSource) log.info(`find_tools agent id ${agent.agentId ?? '(none)'} from ${agent.source}`);
+    if (agentIdPolicy.debugSource) Object.assign(facts, { agent_id: agent.agentId ?? '(none)', agent_id_source: agent.source });
     try {
       return await backend.call({ ...args, agent_id: agent.agentId }, { signal });
     } catch (error) {
@@ -42,11 +46,15 @@ function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
     }
   }
 
-  return (rawArguments, { header, signal }) =>
+  return (rawArguments, { header, signal, transport, route }) =>
     inFlight.run(async () => {
       const startedAt = performance.now();
-      const answered = await answer(rawArguments, header, signal);
-      metrics.observe((performance.now() - startedAt) / 1000);
+      const facts = {};
+      const answered = await answer(rawArguments, header, signal, facts);
+      const seconds = (performance.now() - startedAt) / 1000;
+      metrics.observe(seconds);
+      const latencyMs = Math.round(seconds * 1e4) / 10;
+      log.call({ outcome: answered.outcome, latency_ms: latencyMs, transport, route, ...facts }, { inText: agentIdPolicy.debugSource });
       return answered;
     });
 }
@@ -57,8 +65,10 @@ function createCallToolHandler(findTools) {
     if (request.params.name !== FIND_TOOLS_TOOL.name) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     }
-    const header = ctx.http?.req?.headers.get('x-agent-id') ?? undefined;
-    const { text, outcome, cancelled } = await findTools(request.params.arguments, { header, signal: ctx.mcpReq.signal });
+    const httpRequest = ctx.http?.req;
+    const header = httpRequest?.headers.get('x-agent-id') ?? undefined;
+    const via = httpRequest ? { transport: 'http', route: new URL(httpRequest.url).pathname } : { transport: 'stdio' };
+    const { text, outcome, cancelled } = await findTools(request.params.arguments, { header, signal: ctx.mcpReq.signal, ...via });
     // The SDK sends nothing for a cancelled request; rethrowing just ends the handler.
     if (cancelled) throw cancelled;
     const result = { content: [{ type: 'text', text }] };

@@ -51,7 +51,12 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
     // The client going away is the worker's cancellation.
     const cancel = new AbortController();
     res.once('close', () => cancel.abort());
-    const answered = await findTools(args, { header: req.headers['x-agent-id'], signal: cancel.signal });
+    const answered = await findTools(args, {
+      header: req.headers['x-agent-id'],
+      signal: cancel.signal,
+      transport: 'http',
+      route: '/find_tools',
+    });
     if (answered.cancelled) return undefined;
     return sendText(res, 200, resultBody(answered.text));
   };
