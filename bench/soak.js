@@ -9,10 +9,20 @@ const { cpuPlan } = require('./lib/affinity');
 const { readSettings } = require('./lib/settings');
 const { runSoaks } = require('./lib/soak');
 const { runServerSoaks } = require('./lib/server-soak');
+const { median } = require('./lib/numbers');
 const { startUpstream } = require('./lib/upstream-process');
 
 const log = (message) => process.stderr.write(`[bench:soak] ${message}\n`);
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+
+// RSS after a collection still moves by tens of MB between samples (V8 and malloc keep pages they
+// may reuse), so one end sample against one baseline sample says where those fell. A leak moves
+// the whole curve: the median of the last quarter of samples against that of the first quarter.
+function trendBytes(curve) {
+  const quarter = Math.max(1, Math.floor(curve.length / 4));
+  const rss = curve.map((point) => point.rssBytes);
+  return median(rss.slice(-quarter)) - median(rss.slice(0, quarter));
+}
 
 async function main() {
   const settings = readSettings();
@@ -26,7 +36,7 @@ async function main() {
     for (const soak of soaks) {
       process.stdout.write(
         `${soak.label}: ${soak.calls.toLocaleString('en-US')} calls at ${soak.concurrency} in flight, ` +
-          `RSS ${mb(soak.baselineBytes)} after warm-up → ${mb(soak.endBytes)} (growth ${mb(soak.growthBytes)}, peak ${mb(soak.peakBytes)}), ` +
+          `RSS ${mb(soak.baselineBytes)} after warm-up → ${mb(soak.endBytes)} (growth ${mb(soak.growthBytes)}, trend ${mb(trendBytes(soak.curve))}, peak ${mb(soak.peakBytes)}), ` +
           `${Math.round(soak.throughput).toLocaleString('en-US')} calls/s, ${soak.upstreamConnections} upstream connections, ` +
           `${soak.mismatches + soak.errors} bad results\n` +
           `  RSS by calls done: ${soak.curve.map((point) => `${point.calls / 1000}k ${mb(point.rssBytes)}`).join(', ')}\n`,
