@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
+const { loadGoldens, useGoldenUpstream } = require('./helpers/upstream');
 const { startHttpServer, spawnServer, connectHttp, attachBodies, rawRequest: request, NEGOTIATIONS } = require('./helpers/server');
 
 const goldens = loadGoldens();
@@ -30,35 +30,25 @@ const CALL = JSON.stringify({
 const postMcp = (url, body, headers = {}) => request(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
 const portOf = (url) => new URL(url).port;
 
-let upstream;
-let env;
-beforeAll(async () => {
-  upstream = await startGoldenUpstream(goldens);
-  env = envForCase(RESP_FULL, upstream);
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.reset();
-  upstream.setCase(RESP_FULL);
-});
+const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
 describe('bound to loopback', () => {
   let server;
   beforeAll(async () => {
-    server = await startHttpServer({ ...env, MCP_ALLOWED_ORIGINS: 'http://app.example.com:8080, tools.example.org' });
+    server = await startHttpServer({ ...fixture.env, MCP_ALLOWED_ORIGINS: 'http://app.example.com:8080, tools.example.org' });
   });
   afterAll(async () => {
     expect(await server.stop()).toEqual({ code: 0, signal: null });
   });
 
-  test('the DNS-rebinding requests are refused with 403 before any MCP handling, and nothing reaches upstream', async () => {
+  test('the DNS-rebinding requests are refused with 403 before any MCP handling, and nothing reaches the upstream', async () => {
     const rebound = { Host: `evil.example.com:${portOf(server.url)}`, Origin: `http://evil.example.com:${portOf(server.url)}` };
     for (const body of [INITIALIZE, CALL]) {
       const response = await postMcp(server.url, body, rebound);
       expect(response.status).toBe(403);
       expect(JSON.parse(response.text)).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 }, id: null });
     }
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test('a foreign Host alone is refused, on every path', async () => {
@@ -66,13 +56,13 @@ describe('bound to loopback', () => {
     expect((await postMcp(server.url, CALL, host)).status).toBe(403);
     expect((await request(`${server.url}/find_tools`, { method: 'POST', headers: host, body: '{}' })).status).toBe(403);
     expect((await request(`${server.url}/metrics`, { headers: host })).status).toBe(403);
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test.each(['localhost', '127.0.0.1'])('Host %s is accepted', async (name) => {
     const response = await postMcp(server.url, CALL, { Host: `${name}:${portOf(server.url)}` });
     expect(response.status).toBe(200);
-    expect(attachBodies(upstream)).toHaveLength(1);
+    expect(attachBodies(fixture.upstream)).toHaveLength(1);
   });
 
   test('an Origin neither loopback nor in MCP_ALLOWED_ORIGINS is refused, even with a loopback Host', async () => {
@@ -80,14 +70,14 @@ describe('bound to loopback', () => {
       const response = await postMcp(server.url, CALL, { Origin: origin });
       expect([origin, response.status]).toEqual([origin, 403]);
     }
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test('a loopback Host with a loopback Origin is accepted, as the SDK guards and the conformance suite have it', async () => {
     const port = portOf(server.url);
     const response = await postMcp(server.url, CALL, { Host: `127.0.0.1:${port}`, Origin: `http://127.0.0.1:${port}` });
     expect(response.status).toBe(200);
-    expect(attachBodies(upstream)).toHaveLength(1);
+    expect(attachBodies(fixture.upstream)).toHaveLength(1);
   });
 
   test('origins listed in MCP_ALLOWED_ORIGINS, as an origin or a host name, are accepted', async () => {
@@ -95,7 +85,7 @@ describe('bound to loopback', () => {
       const response = await postMcp(server.url, CALL, { Origin: origin });
       expect([origin, response.status]).toEqual([origin, 200]);
     }
-    expect(attachBodies(upstream)).toHaveLength(2);
+    expect(attachBodies(fixture.upstream)).toHaveLength(2);
   });
 
   test('no Origin header, as server-side clients send, passes', async () => {
@@ -110,7 +100,7 @@ describe('bound to loopback', () => {
 
 describe('bound beyond loopback', () => {
   test('without MCP_ALLOWED_HOSTS any Host passes (Origin still checked), and the start warns once that there is no token', async () => {
-    const server = await startHttpServer({ ...env, HOST: '0.0.0.0' });
+    const server = await startHttpServer({ ...fixture.env, HOST: '0.0.0.0' });
     try {
       const url = `http://127.0.0.1:${portOf(server.url)}`;
       expect((await postMcp(url, CALL, { Host: 'letta-find-tools:3020' })).status).toBe(200);
@@ -125,7 +115,7 @@ describe('bound beyond loopback', () => {
   });
 
   test('MCP_ALLOWED_HOSTS names the Host names accepted, loopback ones besides', async () => {
-    const server = await startHttpServer({ ...env, HOST: '0.0.0.0', MCP_ALLOWED_HOSTS: 'mcp.example.com', MCP_AUTH_TOKEN: TOKEN });
+    const server = await startHttpServer({ ...fixture.env, HOST: '0.0.0.0', MCP_ALLOWED_HOSTS: 'mcp.example.com', MCP_AUTH_TOKEN: TOKEN });
     try {
       const url = `http://127.0.0.1:${portOf(server.url)}`;
       const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -142,7 +132,7 @@ describe('bound beyond loopback', () => {
 describe('with MCP_AUTH_TOKEN', () => {
   let server;
   beforeAll(async () => {
-    server = await startHttpServer({ ...env, MCP_AUTH_TOKEN: TOKEN });
+    server = await startHttpServer({ ...fixture.env, MCP_AUTH_TOKEN: TOKEN });
   });
   afterAll(async () => {
     expect(await server.stop()).toEqual({ code: 0, signal: null });
@@ -153,7 +143,7 @@ describe('with MCP_AUTH_TOKEN', () => {
     ['a wrong token', { Authorization: 'Bearer tok-3f9a-never-loggeX' }],
     ['the token as another scheme', { Authorization: `Basic ${TOKEN}` }],
     ['a prefix of the token', { Authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
-  ])('%s gets 401 with a Bearer challenge on /mcp and /find_tools, and nothing reaches upstream', async (_, headers) => {
+  ])('%s gets 401 with a Bearer challenge on /mcp and /find_tools, and nothing reaches the upstream', async (_, headers) => {
     for (const response of [
       await postMcp(server.url, CALL, headers),
       await request(`${server.url}/find_tools`, { method: 'POST', headers, body: JSON.stringify(RESP_FULL.args) }),
@@ -162,7 +152,7 @@ describe('with MCP_AUTH_TOKEN', () => {
       expect(response.headers['www-authenticate']).toMatch(/^Bearer( |$)/);
       expect(response.text).not.toContain(TOKEN);
     }
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test.each(Object.keys(NEGOTIATIONS))('an SDK client negotiating %s with the header is served', async (negotiation) => {
@@ -200,7 +190,7 @@ describe('MCP_AUTH_TOKEN_FILE', () => {
   test('reads the token from the file, without its trailing newline', async () => {
     const file = path.join(dir, 'token');
     fs.writeFileSync(file, `${TOKEN}\n`);
-    const server = await startHttpServer({ ...env, MCP_AUTH_TOKEN_FILE: file });
+    const server = await startHttpServer({ ...fixture.env, MCP_AUTH_TOKEN_FILE: file });
     try {
       expect((await postMcp(server.url, CALL)).status).toBe(401);
       expect((await postMcp(server.url, CALL, { Authorization: `Bearer ${TOKEN}` })).status).toBe(200);
@@ -210,14 +200,14 @@ describe('MCP_AUTH_TOKEN_FILE', () => {
   });
 
   test('a token no client could send stops the start, without showing it', async () => {
-    const server = spawnServer(['--http'], { ...env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN: 'two words' }, /listening/);
+    const server = spawnServer(['--http'], { ...fixture.env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN: 'two words' }, /listening/);
     await expect(server.started).rejects.toThrow(/exited with 1/);
     expect(server.output.stderr).toContain('cannot start: MCP_AUTH_TOKEN: the token must be printable ASCII without spaces');
     expect(server.output.stderr).not.toContain('two words');
   });
 
   test('a file that cannot be read stops the start, naming the variable only', async () => {
-    const server = spawnServer(['--http'], { ...env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN_FILE: path.join(dir, 'missing') }, /listening/);
+    const server = spawnServer(['--http'], { ...fixture.env, PORT: '0', HOST: '127.0.0.1', MCP_AUTH_TOKEN_FILE: path.join(dir, 'missing') }, /listening/);
     await expect(server.started).rejects.toThrow(/exited with 1/);
     expect(server.output.stderr).toContain('cannot start: MCP_AUTH_TOKEN_FILE cannot be read (ENOENT)');
   });

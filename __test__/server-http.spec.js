@@ -3,7 +3,7 @@
 // The MCP server over Streamable HTTP (`--http`), stateless, through the SDK client in each
 // protocol era: the x-agent-id header (BEHAVIOUR.md §6), /health, /metrics, malformed requests and
 // a graceful SIGTERM.
-const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
+const { loadGoldens, useGoldenUpstream } = require('./helpers/upstream');
 const {
   startHttpServer,
   connectHttp,
@@ -35,22 +35,12 @@ const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/j
 const postMcp = (url, body, headers = {}) =>
   request(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
 
-let upstream;
-let env;
-beforeAll(async () => {
-  upstream = await startGoldenUpstream(goldens);
-  env = envForCase(RESP_FULL, upstream);
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.reset();
-  upstream.setCase(RESP_FULL);
-});
+const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
 describe('a running server', () => {
   let server;
   beforeAll(async () => {
-    server = await startHttpServer({ ...env, TOOL_SELECTOR_PASSWORD: 'pw-never-shown' });
+    server = await startHttpServer({ ...fixture.env, TOOL_SELECTOR_PASSWORD: 'pw-never-shown' });
   });
   afterAll(async () => {
     expect(await server.stop()).toEqual({ code: 0, signal: null });
@@ -82,7 +72,7 @@ describe('a running server', () => {
         expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
         expect(result.isError).toBeUndefined();
         expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
-        expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY, RESP_FULL_ATTACH_BODY]);
+        expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL_ATTACH_BODY, RESP_FULL_ATTACH_BODY]);
       }));
 
     test('a header and an argument that differ are refused with the legacy text, flagged isError', () =>
@@ -92,13 +82,13 @@ describe('a running server', () => {
           { type: 'text', text: `Error in find_tools: Agent ID mismatch: header '${AGENT}' != parameter 'agent-other'` },
         ]);
         expect(result.isError).toBe(true);
-        expect(upstream.requests).toEqual([]);
+        expect(fixture.upstream.requests).toEqual([]);
       }));
 
     test('a repeated header counts with its first value', () =>
       withSession({ 'x-agent-id': `${AGENT}, agent-second` }, async (session) => {
         expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
-        expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
+        expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
       }));
 
     test('a malformed header id and a missing id are refused with the legacy texts', async () => {
@@ -112,19 +102,19 @@ describe('a running server', () => {
         expect(result.content[0].text).toBe(MISSING);
         expect(result.isError).toBe(true);
       });
-      expect(upstream.requests).toEqual([]);
+      expect(fixture.upstream.requests).toEqual([]);
     });
 
     test('an upstream error comes back unchanged, flagged isError', () =>
       withSession({ 'x-agent-id': AGENT }, async (session) => {
-        upstream.setCase(goldenCase('resp-err400'));
+        fixture.upstream.setCase(goldenCase('resp-err400'));
         const result = await session.callResult(goldenCase('resp-err400').args);
         expect(result.content).toEqual([{ type: 'text', text: goldenCase('resp-err400').expected_result }]);
         expect(result.isError).toBe(true);
       }));
 
     test('two clients at once each keep their own agent', async () => {
-      upstream.setCase(goldenCase('lookup-noagent'));
+      fixture.upstream.setCase(goldenCase('lookup-noagent'));
       const first = await connect({ 'x-agent-id': 'agent-cand' });
       const second = await connect({ 'x-agent-id': 'agent-none' });
       try {
@@ -134,7 +124,7 @@ describe('a running server', () => {
           first.call({ query: 'three' }),
         ]);
         expect(texts).toEqual(Array(3).fill(goldenCase('lookup-noagent').expected_result));
-        const sent = attachBodies(upstream).map((body) => JSON.parse(body));
+        const sent = attachBodies(fixture.upstream).map((body) => JSON.parse(body));
         const agentOf = Object.fromEntries(sent.map((body) => [body.query, body.agent_id]));
         expect(agentOf).toEqual({ one: 'agent-cand', two: 'agent-none', three: 'agent-cand' });
       } finally {
@@ -158,7 +148,7 @@ describe('a running server', () => {
       transport: 'streamable-http',
       backend: 'native',
       inFlight: 0,
-      settings: { toolSelectorUrl: upstream.toolSelectorUrl, lettaApiUrl: upstream.lettaUrl, hasPassword: true },
+      settings: { toolSelectorUrl: fixture.upstream.toolSelectorUrl, lettaApiUrl: fixture.upstream.lettaUrl, hasPassword: true },
       stats: { inFlight: 0 },
     });
     expect(health.stats.calls).toBeGreaterThanOrEqual(1);
@@ -172,7 +162,7 @@ describe('a running server', () => {
     try {
       await session.call(ARGS_WITHOUT_AGENT);
       await session.call({ ...ARGS_WITHOUT_AGENT, agent_id: 'agent-other' });
-      upstream.setCase(RESP_SLOW);
+      fixture.upstream.setCase(RESP_SLOW);
       expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_SLOW.expected_result);
     } finally {
       await session.close();
@@ -234,14 +224,14 @@ describe('a running server', () => {
 });
 
 test('ENABLE_AGENT_ID_HEADER=false ignores the header', async () => {
-  const server = await startHttpServer({ ...env, ENABLE_AGENT_ID_HEADER: 'false', DEBUG_AGENT_ID_SOURCE: 'true' });
+  const server = await startHttpServer({ ...fixture.env, ENABLE_AGENT_ID_HEADER: 'false', DEBUG_AGENT_ID_SOURCE: 'true' });
   const session = await connectHttp(server.url, { 'x-agent-id': 'agent-from-header' });
   try {
     expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(
       'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter',
     );
     expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
-    expect(attachBodies(upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
+    expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
     await untilLogged(server.stderr, `agent_id=${AGENT} agent_id_source=parameter`);
   } finally {
     await session.close();
@@ -250,7 +240,7 @@ test('ENABLE_AGENT_ID_HEADER=false ignores the header', async () => {
 });
 
 test('DEBUG_AGENT_ID_SOURCE=true logs a header-sourced id on the call line', async () => {
-  const server = await startHttpServer({ ...env, DEBUG_AGENT_ID_SOURCE: 'true' });
+  const server = await startHttpServer({ ...fixture.env, DEBUG_AGENT_ID_SOURCE: 'true' });
   const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
   try {
     await session.call(ARGS_WITHOUT_AGENT);
@@ -262,11 +252,11 @@ test('DEBUG_AGENT_ID_SOURCE=true logs a header-sourced id on the call line', asy
 });
 
 test('SIGTERM stops accepting, lets the call in flight finish, and exits 0', async () => {
-  upstream.setCase({ ...RESP_FULL, attach_response: { ...RESP_FULL.attach_response, delay_ms: 700 } });
-  const server = await startHttpServer(env);
+  fixture.upstream.setCase({ ...RESP_FULL, attach_response: { ...RESP_FULL.attach_response, delay_ms: 700 } });
+  const server = await startHttpServer(fixture.env);
   const session = await connectHttp(server.url, { 'x-agent-id': AGENT });
   const pending = session.call(ARGS_WITHOUT_AGENT);
-  while (attachBodies(upstream).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (attachBodies(fixture.upstream).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
 
   server.child.kill('SIGTERM');
   await untilLogged(server.stderr, 'SIGTERM: stopping; 1 call(s) in flight');

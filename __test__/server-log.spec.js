@@ -5,7 +5,7 @@
 // the agent id only with DEBUG_AGENT_ID_SOURCE, and no secret anywhere; the native client's
 // warnings come out in the server's format, json or text; stdout in stdio mode stays protocol.
 const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
-const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
+const { loadGoldens, useGoldenUpstream } = require('./helpers/upstream');
 const { startHttpServer, connectHttp, rawRequest, spawnServer } = require('./helpers/server');
 
 const goldens = loadGoldens();
@@ -24,17 +24,7 @@ const SECRETS = {
 const TIMEOUT_WARNING = 'TOOLS_API_TIMEOUT must be a number of seconds > 0; using the default';
 const CALL_MESSAGE = 'find_tools call';
 
-let upstream;
-let env;
-beforeAll(async () => {
-  upstream = await startGoldenUpstream(goldens);
-  env = envForCase(RESP_FULL, upstream);
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.reset();
-  upstream.setCase(RESP_FULL);
-});
+const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,7 +57,7 @@ function expectLatency(call) {
  * every call is answered stdin ends, and this resolves to the exit and the whole output.
  */
 async function runStdio(extraEnv, calls) {
-  const server = spawnServer([], { ...env, ...extraEnv }, /serving MCP over stdio/);
+  const server = spawnServer([], { ...fixture.env, ...extraEnv }, /serving MCP over stdio/);
   await server.started;
   const send = (message) => server.child.stdin.write(`${JSON.stringify(message)}\n`);
   send({
@@ -88,7 +78,7 @@ async function runStdio(extraEnv, calls) {
 describe('LOG_FORMAT=json over Streamable HTTP and POST /find_tools, with every secret set', () => {
   let server;
   beforeAll(async () => {
-    server = await startHttpServer({ ...env, ...SECRETS, LOG_FORMAT: 'json' });
+    server = await startHttpServer({ ...fixture.env, ...SECRETS, LOG_FORMAT: 'json' });
   });
   afterAll(() => server.stop());
 
@@ -96,16 +86,16 @@ describe('LOG_FORMAT=json over Streamable HTTP and POST /find_tools, with every 
     const session = await connectHttp(server.url, { Authorization: `Bearer ${SECRETS.MCP_AUTH_TOKEN}` });
     try {
       await session.call(RESP_FULL.args);
-      upstream.setCase(ERR400);
+      fixture.upstream.setCase(ERR400);
       await session.call(ERR400.args);
-      upstream.setCase(SLOW);
+      fixture.upstream.setCase(SLOW);
       expect(await session.call(SLOW.args)).toBe(SLOW.expected_result);
       await session.call({ query: 'q' });
       await session.call({ query: 'q', agent_id: REFUSED_AGENT });
     } finally {
       await session.close();
     }
-    upstream.setCase(RESP_FULL);
+    fixture.upstream.setCase(RESP_FULL);
     const worker = await rawRequest(`${server.url}/find_tools`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${SECRETS.MCP_AUTH_TOKEN}`, 'Content-Type': 'application/json' },

@@ -3,7 +3,7 @@
 // The MCP server over stdio (BEHAVIOUR.md §6), through the real SDK client in each protocol era or
 // raw JSON-RPC lines, against the golden upstream.
 const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
-const { loadGoldens, startGoldenUpstream, envForCase } = require('./helpers/upstream');
+const { loadGoldens, useGoldenUpstream } = require('./helpers/upstream');
 const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL } = require('./helpers/server');
 
 const goldens = loadGoldens();
@@ -13,22 +13,12 @@ const RESP_FULL = goldenCase('resp-full');
 const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 const OK_CASE = goldenCase('lookup-noagent');
 
-let upstream;
-let env;
-beforeAll(async () => {
-  upstream = await startGoldenUpstream(goldens);
-  env = envForCase(RESP_FULL, upstream);
-});
-afterAll(() => upstream.close());
-beforeEach(() => {
-  upstream.reset();
-  upstream.setCase(RESP_FULL);
-});
+const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
 describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client negotiating %s', (negotiation) => {
   let server;
   beforeAll(async () => {
-    server = await connectStdio(env, negotiation);
+    server = await connectStdio(fixture.env, negotiation);
   });
   afterAll(() => server.close());
 
@@ -46,12 +36,12 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
     const result = await server.callResult(RESP_FULL.args);
     expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
     expect(result.isError).toBeUndefined();
-    expect(attachBodies(upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
+    expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
   });
 
   test('every response golden answers its line byte for byte, flagged isError unless a success', async () => {
     for (const golden of goldens.cases.filter((c) => c.name.startsWith('resp-'))) {
-      upstream.setCase(golden);
+      fixture.upstream.setCase(golden);
       const result = await server.callResult(golden.args);
       expect(result.content).toEqual([{ type: 'text', text: golden.expected_result }]);
       expect([golden.name, result.isError === true]).toEqual([golden.name, !golden.expected_result.startsWith('{"status": "success"')]);
@@ -63,23 +53,23 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
     expect(result.content).toEqual([{ type: 'text', text: MISSING }]);
     expect(result.isError).toBe(true);
     expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING);
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test('a malformed agent id is refused with the legacy text (REQUIRE_AGENT_ID implies the format check)', async () => {
     expect(await server.call({ query: 'q', agent_id: 'agent 1/../x' })).toBe(
       'Error in find_tools: Invalid agent ID format: agent 1/../x',
     );
-    expect(upstream.requests).toEqual([]);
+    expect(fixture.upstream.requests).toEqual([]);
   });
 
   test('the agent id argument is trimmed', async () => {
     await server.call({ ...RESP_FULL.args, agent_id: '  agent-exact\t' });
-    expect(attachBodies(upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
+    expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
   });
 
   test('arguments of odd types are converted or dropped, never refused', async () => {
-    upstream.setCase(OK_CASE);
+    fixture.upstream.setCase(OK_CASE);
     const text = await server.call({
       query: 42,
       agent_id: 'agent-exact',
@@ -90,7 +80,7 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
       unknown_property: { nested: [1, 2] },
     });
     expect(text).toBe(OK_CASE.expected_result);
-    expect(attachBodies(upstream)).toEqual([
+    expect(attachBodies(fixture.upstream)).toEqual([
       '{"limit": 3, "min_score": 50.0, "keep_tools": ["tool-exact", "a", "7", "true"], "request_heartbeat": true, "query": "42", "agent_id": "agent-exact"}',
     ]);
   });
@@ -100,14 +90,14 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
     ['objects and arrays', { query: { a: 1 }, agent_id: 'agent-exact', keep_tools: { a: 1 }, limit: [5], min_score: {}, request_heartbeat: [true] }],
     ['numbers for strings and strings for numbers', { query: 1.5, agent_id: 'agent-exact', keep_tools: 12, limit: 'lots', min_score: 'NaN', request_heartbeat: 1 }],
   ])('%s still make a call', async (_, args) => {
-    upstream.setCase(OK_CASE);
+    fixture.upstream.setCase(OK_CASE);
     expect(await server.call(args)).toBe(OK_CASE.expected_result);
-    expect(attachBodies(upstream)).toHaveLength(1);
+    expect(attachBodies(fixture.upstream)).toHaveLength(1);
   });
 
   test('a numeric agent id is used as its text', async () => {
     await server.call({ query: 'q', agent_id: 12345 });
-    expect(JSON.parse(attachBodies(upstream)[0]).agent_id).toBe('12345');
+    expect(JSON.parse(attachBodies(fixture.upstream)[0]).agent_id).toBe('12345');
   });
 
   test('an unknown tool is a protocol error', async () => {
@@ -118,14 +108,14 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
     await untilLogged(server.stderr, 'serving MCP over stdio');
     const lines = server.stderr().split('\n').filter((line) => line.includes('find_tools backend:'));
     expect(lines).toEqual([
-      `[letta-find-tools-mcp] info: find_tools backend: native client; Tool Selector at ${upstream.toolSelectorUrl}, Letta API at ${upstream.lettaUrl}`,
+      `[letta-find-tools-mcp] info: find_tools backend: native client; Tool Selector at ${fixture.upstream.toolSelectorUrl}, Letta API at ${fixture.upstream.lettaUrl}`,
     ]);
   });
 });
 
 describe('environment flags', () => {
   const withServer = async (extraEnv, body) => {
-    const server = await connectStdio({ ...env, ...extraEnv });
+    const server = await connectStdio({ ...fixture.env, ...extraEnv });
     try {
       await body(server);
     } finally {
@@ -134,19 +124,19 @@ describe('environment flags', () => {
   };
 
   test('REQUIRE_AGENT_ID=false calls without an agent, and skips the format check', async () => {
-    upstream.setCase(OK_CASE);
+    fixture.upstream.setCase(OK_CASE);
     await withServer({ REQUIRE_AGENT_ID: 'false' }, async (server) => {
       expect(await server.call({ query: 'default' })).toBe(OK_CASE.expected_result);
-      expect(attachBodies(upstream)).toEqual([OK_CASE.expected_requests.at(-1).body]);
+      expect(attachBodies(fixture.upstream)).toEqual([OK_CASE.expected_requests.at(-1).body]);
       expect(await server.call({ query: 'q', agent_id: 'agent one' })).toBe(OK_CASE.expected_result);
-      expect(JSON.parse(attachBodies(upstream)[1]).agent_id).toBe('agent one');
+      expect(JSON.parse(attachBodies(fixture.upstream)[1]).agent_id).toBe('agent one');
     });
   });
 
   test('REQUIRE_AGENT_ID=false with STRICT_AGENT_ID_VALIDATION=true still checks the format', async () => {
     await withServer({ REQUIRE_AGENT_ID: 'false', STRICT_AGENT_ID_VALIDATION: 'true' }, async (server) => {
       expect(await server.call({ query: 'q', agent_id: 'agent one' })).toBe('Error in find_tools: Invalid agent ID format: agent one');
-      upstream.setCase(OK_CASE);
+      fixture.upstream.setCase(OK_CASE);
       expect(await server.call({ query: 'default' })).toBe(OK_CASE.expected_result);
     });
   });
@@ -199,7 +189,7 @@ describe('raw stdio', () => {
       .map((line) => JSON.parse(line));
 
   test('stdout carries nothing but protocol messages, and closing stdin ends the server cleanly', async () => {
-    const server = spawnServer([], env, /serving MCP over stdio/);
+    const server = spawnServer([], fixture.env, /serving MCP over stdio/);
     await server.started;
     send(server.child, INITIALIZE);
     send(server.child, { jsonrpc: '2.0', method: 'notifications/initialized' });
@@ -226,13 +216,13 @@ describe('raw stdio', () => {
   });
 
   test('SIGTERM lets a call in flight finish, then exits 0', async () => {
-    upstream.setCase({ ...RESP_FULL, attach_response: { ...RESP_FULL.attach_response, delay_ms: 700 } });
-    const server = spawnServer([], env, /serving MCP over stdio/);
+    fixture.upstream.setCase({ ...RESP_FULL, attach_response: { ...RESP_FULL.attach_response, delay_ms: 700 } });
+    const server = spawnServer([], fixture.env, /serving MCP over stdio/);
     await server.started;
     send(server.child, INITIALIZE);
     send(server.child, { jsonrpc: '2.0', method: 'notifications/initialized' });
     send(server.child, call(2, RESP_FULL.args));
-    while (attachBodies(upstream).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (attachBodies(fixture.upstream).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     server.child.kill('SIGTERM');
 
     expect(await server.exited()).toEqual({ code: 0, signal: null });

@@ -190,10 +190,31 @@ function envForCase(goldenCase, { toolSelectorUrl, lettaUrl }) {
   );
 }
 
+/**
+ * For a spec file whose tests all run against one golden upstream set to `goldenCase`: jest hooks
+ * that start it before the file's tests, reset its request log and case before each, and close it
+ * after. Returns an object whose `upstream` and `env` (the case's environment for it) are set once
+ * the hooks have run.
+ */
+function useGoldenUpstream(goldens, goldenCase) {
+  const golden = {};
+  beforeAll(async () => {
+    golden.upstream = await startGoldenUpstream(goldens);
+    golden.env = envForCase(goldenCase, golden.upstream);
+  });
+  afterAll(() => golden.upstream.close());
+  beforeEach(() => {
+    golden.upstream.reset();
+    golden.upstream.setCase(goldenCase);
+  });
+  return golden;
+}
+
 module.exports = {
   startUpstream,
   serveOnLoopback,
   startGoldenUpstream,
+  useGoldenUpstream,
   loadGoldens,
   envForCase,
   answerAfter,
