@@ -4,7 +4,9 @@
 // The floor of any forwarding MCP server, for the benchmark's server section: the same SDK v2
 // entries as src/index.js (serveStdio, createMcpHandler on node:http), and a tools/call that
 // sends the finished attach body with one raw undici POST and answers the upstream's body as is.
-// No argument handling, no lookup, no re-spelling. `--http` serves Streamable HTTP.
+// No argument handling, no lookup, no re-spelling; the SDK's per-call AbortSignal goes to undici,
+// as any forwarding server must pass it on (a cancelled call must not go on to attach).
+// `--http` serves Streamable HTTP.
 
 const http = require('node:http');
 const { Pool } = require('undici');
@@ -22,8 +24,8 @@ const pool = new Pool(attachUrl.origin, { connections: CONNECTIONS });
 const body = attachBody(sanitize(CALL_ARGS), FIND_TOOLS_ID);
 const TOOL = { name: 'find_tools', description: 'forwards', inputSchema: { type: 'object', properties: {} } };
 
-async function forward() {
-  const reply = await pool.request({ path: attachUrl.pathname, method: 'POST', headers: JSON_HEADERS, body });
+async function forward(request, ctx) {
+  const reply = await pool.request({ path: attachUrl.pathname, method: 'POST', headers: JSON_HEADERS, body, signal: ctx.mcpReq.signal });
   return { content: [{ type: 'text', text: await reply.body.text() }] };
 }
 
