@@ -16,6 +16,7 @@ const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { startSandbox } = require('../sandbox/server.js');
+const { assert, runChecks, reportCounts } = require('./lib/checks.js');
 
 const ROOT = path.join(__dirname, '..');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -174,10 +175,6 @@ async function callFindTools(mcpUrl, args, headers = {}) {
 
 // ---------------------------------------------------------------------------------------------
 // The checks
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -411,34 +408,21 @@ async function checkBearerAuth(context) {
 // ---------------------------------------------------------------------------------------------
 // Runner
 
-async function runChecks(context) {
-  const checks = [
-    ['the image builds', checkBuild],
-    [`the image runs as the numeric user ${EXPECTED_USER} and has a HEALTHCHECK on /health`, checkImageConfig],
-    ['the image holds only what the runtime needs', checkImageContents],
-    ['the container starts read-only, with init, no-new-privileges and no capabilities, and answers /health', checkStartsAndAnswersHealth],
-    [`the server runs as ${EXPECTED_USER} on a read-only root filesystem`, checkRunsAsNumericNonRoot],
-    ['the HEALTHCHECK command passes', checkHealthcheck],
-    ['an MCP SDK client gets a find_tools answer through the container from the sandbox upstream', checkFindTools],
-    [`SIGTERM stops the container with exit code 0 within ${STOP_TIMEOUT_SECONDS} s`, checkStopsCleanly],
-    [
-      'with the token as a Compose secret (MCP_AUTH_TOKEN_FILE), /mcp answers 401 with a Bearer challenge without it, ' +
-        'the SDK client with it gets a find_tools answer, and the token is in no log and no environment',
-      checkBearerAuth,
-    ],
-  ];
-  let failed = 0;
-  for (const [name, check] of checks) {
-    try {
-      await check(context);
-      console.log(`ok - ${name}`);
-    } catch (error) {
-      failed += 1;
-      console.log(`not ok - ${name}\n  ${error.message.replaceAll('\n', '\n  ')}`);
-    }
-  }
-  return { passed: checks.length - failed, failed };
-}
+const CHECKS = [
+  ['the image builds', checkBuild],
+  [`the image runs as the numeric user ${EXPECTED_USER} and has a HEALTHCHECK on /health`, checkImageConfig],
+  ['the image holds only what the runtime needs', checkImageContents],
+  ['the container starts read-only, with init, no-new-privileges and no capabilities, and answers /health', checkStartsAndAnswersHealth],
+  [`the server runs as ${EXPECTED_USER} on a read-only root filesystem`, checkRunsAsNumericNonRoot],
+  ['the HEALTHCHECK command passes', checkHealthcheck],
+  ['an MCP SDK client gets a find_tools answer through the container from the sandbox upstream', checkFindTools],
+  [`SIGTERM stops the container with exit code 0 within ${STOP_TIMEOUT_SECONDS} s`, checkStopsCleanly],
+  [
+    'with the token as a Compose secret (MCP_AUTH_TOKEN_FILE), /mcp answers 401 with a Bearer challenge without it, ' +
+      'the SDK client with it gets a find_tools answer, and the token is in no log and no environment',
+    checkBearerAuth,
+  ],
+];
 
 async function main() {
   const { name: engine, reason } = await findEngine();
@@ -449,11 +433,9 @@ async function main() {
   const sandbox = await startSandbox();
   const context = { engine, sandbox, containers: [] };
   try {
-    const { passed, failed } = await runChecks(context);
+    const counts = await runChecks(CHECKS, context);
     if (context.image) await reportImageSize(context);
-    // One word before the counts: the form CI's summary reader counts.
-    console.log(`container: ${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 ? 0 : 1;
+    reportCounts('container', counts);
   } finally {
     for (const container of context.containers) await run(engine, ['rm', '--force', container]).catch(() => {});
     if (context.tokenDir) fs.rmSync(context.tokenDir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ const path = require('node:path');
 const { Client } = require('@modelcontextprotocol/client');
 const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
 const { startSandbox } = require('../sandbox/server.js');
+const { assert, runChecks, reportCounts } = require('./lib/checks.js');
 
 const ROOT = path.join(__dirname, '..');
 const MAIN_PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -150,10 +151,6 @@ function stagePlatformPackage(packageDir, stageDir) {
 // ---------------------------------------------------------------------------------------------
 // The checks
 
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 function checkPlatformPackagesMatchTargets() {
   const manifests = platformPackageDirs().map(readManifest);
   assert(manifests.length === MAIN_PACKAGE.napi.targets.length, `${manifests.length} packages in npm/ for ${MAIN_PACKAGE.napi.targets.length} napi targets`);
@@ -247,25 +244,12 @@ async function checkServerBinListsTools({ project, env, sandbox, platformPackage
 // ---------------------------------------------------------------------------------------------
 // Runner
 
-async function runChecks(context) {
-  const checks = [
-    ['npm/ holds one package per napi target, versions in step with the main package', checkPlatformPackagesMatchTargets],
-    ['installs from the packed tarballs with no toolchain and compiles nothing', checkInstallBuildsNothing],
-    ['require() loads the platform package binary and findTools() answers', checkRequireAndFindTools],
-    [`the installed ${SERVER_BIN} bin answers tools/list over stdio`, checkServerBinListsTools],
-  ];
-  let failed = 0;
-  for (const [name, check] of checks) {
-    try {
-      await check(context);
-      console.log(`ok - ${name}`);
-    } catch (error) {
-      failed += 1;
-      console.log(`not ok - ${name}\n  ${error.message.replaceAll('\n', '\n  ')}`);
-    }
-  }
-  return { passed: checks.length - failed, failed };
-}
+const CHECKS = [
+  ['npm/ holds one package per napi target, versions in step with the main package', checkPlatformPackagesMatchTargets],
+  ['installs from the packed tarballs with no toolchain and compiles nothing', checkInstallBuildsNothing],
+  ['require() loads the platform package binary and findTools() answers', checkRequireAndFindTools],
+  [`the installed ${SERVER_BIN} bin answers tools/list over stdio`, checkServerBinListsTools],
+];
 
 async function main() {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-find-tools-install-'));
@@ -274,10 +258,8 @@ async function main() {
   const { binDir, callLog } = makeBuildlessPath(workDir);
   const sandbox = await startSandbox();
   try {
-    const { passed, failed } = await runChecks({ workDir, project, env: buildlessEnv(binDir), callLog, sandbox });
-    // One word before the counts: the form CI's summary reader counts.
-    console.log(`install: ${passed} passed, ${failed} failed`);
-    process.exitCode = failed === 0 ? 0 : 1;
+    const counts = await runChecks(CHECKS, { workDir, project, env: buildlessEnv(binDir), callLog, sandbox });
+    reportCounts('install', counts);
   } finally {
     await sandbox.close();
     fs.rmSync(workDir, { recursive: true, force: true });
