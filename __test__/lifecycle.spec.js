@@ -4,9 +4,9 @@
 // with idle pooled sockets, process.exit() with calls in flight, four workers at once, workers
 // torn down under pending calls, and async context across the hop to the runtime and back.
 const { AsyncLocalStorage } = require('node:async_hooks');
-const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
+const { runNode } = require('./helpers/child');
 const { localClient } = require('./helpers/client');
 const { startUpstream } = require('./helpers/upstream');
 
@@ -14,22 +14,10 @@ const CHILD = path.join(__dirname, 'fixtures', 'child.js');
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: { a: 1 } });
 const OK_LINE = '{"status": "success", "message": "ok", "details": {"a": 1}}';
 
-function runChild(mode, env, { killAfterMs = 20000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, mode], { env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // Not a timing assertion: a child still alive after this long is hung, and the test says so.
-    const hung = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(hung);
-      const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      resolve({ code, signal, lines, stderr });
-    });
-  });
+async function runChild(mode, env, { killAfterMs = 20000 } = {}) {
+  const { stdout, ...exit } = await runNode([CHILD, mode], { env, killAfterMs });
+  const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return { ...exit, lines };
 }
 
 let upstream;

@@ -5,9 +5,9 @@
 // with --expose-gc). And every promise settles: signals and options whose code throws, Proxies,
 // frozen objects, other realms and threads reject with the caller's own error or proceed as if
 // no signal were given; none hangs, none leaves an uncaught exception behind.
-const { spawn } = require('node:child_process');
 const { getEventListeners } = require('node:events');
 const path = require('node:path');
+const { runNode } = require('./helpers/child');
 const { localClient } = require('./helpers/client');
 const { startUpstream, answerAfter } = require('./helpers/upstream');
 
@@ -15,22 +15,10 @@ const FIXTURES = path.join(__dirname, 'fixtures');
 const OK_BODY = '{"success": true, "message": "ok", "details": null}';
 const OK_LINE = '{"status": "success", "message": "ok", "details": null}';
 
-function runChild(args, env = {}, { killAfterMs = 60000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // Not a timing assertion: a child still alive after this long is hung, and the test says so.
-    const hung = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(hung);
-      const report = stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)) : null;
-      resolve({ code, signal, report, stderr });
-    });
-  });
+async function runChild(args, env = {}, options = {}) {
+  const { stdout, ...exit } = await runNode(args, { env, ...options });
+  const report = stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)) : null;
+  return { ...exit, report };
 }
 
 describe('every JS reference a call takes is released when it settles', () => {

@@ -4,7 +4,7 @@
 // the runtime's threads alike, without keeping the process alive; with no listener they are text
 // lines on stderr. Each case runs in its own Node process: warnings are deduplicated per
 // process and the listener is process-wide, so a spec process that warned before would hide them.
-const { spawn } = require('node:child_process');
+const { runNode } = require('./helpers/child');
 const path = require('node:path');
 const { startRawUpstream, head } = require('./fixtures/hostile-upstream');
 
@@ -13,13 +13,9 @@ const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: { a: 1 }
 const TIMEOUT_WARNING = 'TOOLS_API_TIMEOUT must be a number of seconds > 0; using the default';
 
 /** Runs `script` (the addon is `addon`, `url` an upstream) in a fresh Node; resolves to its exit and output. */
-function runNode(script, env = {}) {
+function runScript(script, env = {}) {
   const prelude = `const addon = require(${JSON.stringify(ADDON)}); const url = process.env.UPSTREAM_URL;\n`;
-  const child = spawn(process.execPath, ['-e', prelude + script], { env: { PATH: process.env.PATH, ...env } });
-  const output = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk) => (output.stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk) => (output.stderr += chunk));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, ...output })));
+  return runNode(['-e', prelude + script], { env });
 }
 
 const CLIENT_WITH_BAD_TIMEOUT = `new addon.ToolSelectorClient({
@@ -27,7 +23,7 @@ const CLIENT_WITH_BAD_TIMEOUT = `new addon.ToolSelectorClient({
 });`;
 
 test('without a listener a warning is a text line on stderr, once', async () => {
-  const { code, stdout, stderr } = await runNode(`${CLIENT_WITH_BAD_TIMEOUT}\n${CLIENT_WITH_BAD_TIMEOUT}`);
+  const { code, stdout, stderr } = await runScript(`${CLIENT_WITH_BAD_TIMEOUT}\n${CLIENT_WITH_BAD_TIMEOUT}`);
   expect(code).toBe(0);
   expect(stdout).toBe('');
   expect(stderr).toBe(`[letta-find-tools] warning: ${TIMEOUT_WARNING}\n`);
@@ -35,7 +31,7 @@ test('without a listener a warning is a text line on stderr, once', async () => 
 
 test('onWarning receives the bare message once instead of stderr, and does not keep the process alive', async () => {
   // The process ends by itself: nothing but the (weak) listener is left once it has heard.
-  const { code, stdout, stderr } = await runNode(`
+  const { code, stdout, stderr } = await runScript(`
     addon.onWarning((message) => console.log(JSON.stringify(message)));
     ${CLIENT_WITH_BAD_TIMEOUT}
     ${CLIENT_WITH_BAD_TIMEOUT}`);
@@ -45,7 +41,7 @@ test('onWarning receives the bare message once instead of stderr, and does not k
 });
 
 test('a warning the listener throws on goes to stderr, and the client is still built', async () => {
-  const { code, stdout, stderr } = await runNode(`
+  const { code, stdout, stderr } = await runScript(`
     addon.onWarning(() => { throw new Error('listener broke'); });
     ${CLIENT_WITH_BAD_TIMEOUT}
     console.log('built');`);
@@ -60,7 +56,7 @@ test('a warning raised on a runtime thread (the silent-closer switch) reaches th
     socket.end(head(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(OK_BODY) }) + OK_BODY),
   );
   try {
-    const { code, stdout, stderr } = await runNode(
+    const { code, stdout, stderr } = await runScript(
       `
       const heard = [];
       addon.onWarning((message) => heard.push(message));
