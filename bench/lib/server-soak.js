@@ -15,13 +15,12 @@ const { cleanEnv } = require('./drivers');
 const { pin } = require('./affinity');
 const { processRssBytes } = require('./proc');
 const { CALL_ARGS } = require('./payloads');
+const { soakLoop } = require('./soak-loop');
 
 const SERVER = path.join(__dirname, '..', '..', 'src', 'index.js');
 const SERVER_ARGS = ['--expose-gc', '-r', path.join(__dirname, 'gc-on-signal.js'), SERVER];
 const COLLECTED_LINE = '[soak] collected\n';
 const CONCURRENCY = 32;
-// V8's young generation reaches its steady size within the first ~20,000 calls here.
-const WARMUP_FRACTION = 0.1;
 const RSS_SAMPLES = 20;
 // Letta's MCP client speaks the 2025 protocol.
 const NEGOTIATION = 'legacy';
@@ -92,20 +91,11 @@ function rssAfterServerGc({ pid, stderr }) {
   });
 }
 
-async function callMany(client, expected, count, tally) {
-  let remaining = count;
-  const loop = async () => {
-    while (remaining > 0) {
-      remaining -= 1;
-      try {
-        const result = await client.callTool({ name: 'find_tools', arguments: CALL_ARGS });
-        if (result.isError || result.content.length !== 1 || result.content[0].text !== expected) tally.mismatches += 1;
-      } catch {
-        tally.errors += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+// The result's one text, or null for anything else (an isError result among them), so that
+// every call must answer exactly what the first one did.
+async function callFindTools(client) {
+  const result = await client.callTool({ name: 'find_tools', arguments: CALL_ARGS });
+  return !result.isError && result.content.length === 1 ? result.content[0].text : null;
 }
 
 async function soakTransport(transport, upstream, calls, cpus) {
@@ -113,35 +103,20 @@ async function soakTransport(transport, upstream, calls, cpus) {
   const connection = transport === 'stdio' ? await connectStdio(env) : await connectHttp(env);
   pin(connection.pid, cpus);
   try {
-    const first = await connection.client.callTool({ name: 'find_tools', arguments: CALL_ARGS });
-    if (first.isError) throw new Error(`the first call through the ${transport} server failed: ${first.content[0].text}`);
-    const expected = first.content[0].text;
-    const tally = { mismatches: 0, errors: 0 };
-    const rssBeforeWarmupBytes = await rssAfterServerGc(connection);
-    await callMany(connection.client, expected, Math.max(1, Math.round(calls * WARMUP_FRACTION)), tally);
-    const baselineBytes = await rssAfterServerGc(connection);
-    const chunk = Math.ceil(calls / RSS_SAMPLES);
-    const curve = [];
-    const started = process.hrtime.bigint();
-    for (let done = 0; done < calls; done += chunk) {
-      await callMany(connection.client, expected, Math.min(chunk, calls - done), tally);
-      curve.push({ calls: Math.min(done + chunk, calls), rssBytes: await rssAfterServerGc(connection) });
+    if ((await callFindTools(connection.client)) === null) {
+      throw new Error(`the first call through the ${transport} server did not succeed`);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const endBytes = curve[curve.length - 1].rssBytes;
+    const { expected: _expected, ...result } = await soakLoop({
+      call: () => callFindTools(connection.client),
+      calls,
+      concurrency: CONCURRENCY,
+      samples: RSS_SAMPLES,
+      rssBytes: () => rssAfterServerGc(connection),
+    });
     return {
       path: `server-${transport}`,
       label: `MCP server over ${transport} (SDK client, ${NEGOTIATION} negotiation)`,
-      calls,
-      concurrency: CONCURRENCY,
-      rssBeforeWarmupBytes,
-      baselineBytes,
-      endBytes,
-      growthBytes: endBytes - baselineBytes,
-      peakBytes: Math.max(...curve.map((point) => point.rssBytes)),
-      throughput: calls / seconds,
-      curve,
-      ...tally,
+      ...result,
     };
   } finally {
     await connection.stop();
