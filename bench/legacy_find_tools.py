@@ -43,7 +43,7 @@ def number_arg(value, default):
 
 
 def sanitize(raw):
-    """Contract §1, from the CLI's strings or the worker's JSON values."""
+    """BEHAVIOUR.md §1, from the CLI's strings or the worker's JSON values."""
     keep = raw.get('keep_tools') or []
     items = keep if isinstance(keep, list) else str(keep).split(',')
     heartbeat = raw.get('request_heartbeat')
@@ -76,7 +76,7 @@ def attach_payload(args, tool_id):
 
 
 def find_tool_id(get, agent_id):
-    """Contract §3: get(path) returns (status, text) from the Letta API, or raises."""
+    """BEHAVIOUR.md §3: get(path) returns (status, text) from the Letta API, or raises."""
     if agent_id:
         try:
             status, text = get('/agents/%s/tools' % agent_id)
@@ -104,7 +104,7 @@ def find_tool_id(get, agent_id):
 
 
 def result_for(status, text):
-    """Contract §5, as a dict for json.dumps."""
+    """BEHAVIOUR.md §5, as a dict for json.dumps."""
     try:
         body = json.loads(text)
     except ValueError:

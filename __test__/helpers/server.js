@@ -15,7 +15,7 @@ const LEGACY_FIXTURE = path.join(__dirname, '..', 'fixtures', 'legacy_find_tools
 // Not a timing assertion: a server that never says where it listens is broken, and this says so.
 const START_TIMEOUT_MS = 15000;
 
-// Contract §6, word for word.
+// BEHAVIOUR.md §6, word for word.
 const CONTRACT_TOOL = {
   name: 'find_tools',
   description: 'Silently manage tools for the agent by searching and attaching relevant tools',

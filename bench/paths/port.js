@@ -107,7 +107,7 @@ function idFromAgentTools(tools) {
   return candidate;
 }
 
-/** Contract §3 without the cache: the agent's tools, then every tool, then the fallback id. */
+/** BEHAVIOUR.md §3 without the cache: the agent's tools, then every tool, then the fallback id. */
 async function lookupToolId(transport, agentId) {
   if (agentId) {
     try {

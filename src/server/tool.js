@@ -72,7 +72,7 @@ function createCallToolHandler(findTools) {
     // The SDK sends nothing for a cancelled request; rethrowing just ends the handler.
     if (cancelled) throw cancelled;
     const result = { content: [{ type: 'text', text }] };
-    // Contract §6: MCP clients (Letta among them) mark the call failed by this flag alone.
+    // BEHAVIOUR.md §6: MCP clients (Letta among them) mark the call failed by this flag alone.
     if (outcome !== 'success') result.isError = true;
     return result;
   };
