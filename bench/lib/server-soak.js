@@ -6,7 +6,6 @@
 // from the OS, each time after a full collection in the server (gc-on-signal.js), as the direct
 // soak samples after one.
 
-const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
@@ -14,6 +13,7 @@ const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
 const { cleanEnv } = require('./drivers');
 const { pin } = require('./affinity');
 const { processRssBytes } = require('./proc');
+const { startHttpServer } = require('./server-process');
 const { CALL_ARGS } = require('./payloads');
 const { soakLoop } = require('./soak-loop');
 
@@ -43,26 +43,10 @@ async function connectStdio(env) {
   return { client, pid: transport.pid, stderr: transport.stderr, stop: () => client.close() };
 }
 
-function startHttpServer(env) {
-  const child = spawn(process.execPath, [...SERVER_ARGS, '--http'], {
-    env: { ...env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/[^\s]+:\d+)/.exec(stderr);
-      if (match) resolve({ child, baseUrl: match[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`the HTTP server exited (${code}) before listening:\n${stderr}`)));
-  });
-}
-
 async function connectHttp(env) {
-  const { child, baseUrl } = await startHttpServer(env);
+  const { child, url } = await startHttpServer(SERVER_ARGS, env);
   const client = newClient();
-  await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', baseUrl)));
+  await client.connect(new StreamableHTTPClientTransport(url));
   const exited = new Promise((resolve) => child.once('exit', resolve));
   return {
     client,

@@ -7,12 +7,12 @@
 // checkout BENCH_SERVER_BEFORE names (an earlier version, built, with its node_modules).
 
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { StdioClientTransport } = require('@modelcontextprotocol/client/stdio');
 
 const { CALL_ARGS, FIND_TOOLS_ID } = require('../lib/payloads');
 const { processCpuMicros, processRssBytes } = require('../lib/proc');
+const { startHttpServer } = require('../lib/server-process');
 const { pythonEnv } = require('./python-env');
 
 const LEGACY_SCRIPT = path.join(__dirname, '..', 'legacy_find_tools.py');
@@ -21,7 +21,6 @@ const ENTRIES = {
   before: () => path.join(process.env.BENCH_SERVER_BEFORE, 'src', 'index.js'),
   forwarding: () => path.join(__dirname, '..', 'forwarding-server.js'),
 };
-const START_TIMEOUT_MS = 30_000;
 
 // The native server gets the find_tools id configured, so that, like the forwarding floor, it
 // sends one POST per call; the legacy-style script looks the id up on every call whatever it is told.
@@ -29,23 +28,6 @@ function serverEnv(target, { backend }) {
   const env = { ...pythonEnv(target), FIND_TOOLS_TOOL_ID: FIND_TOOLS_ID };
   if (backend === 'legacy') Object.assign(env, { FIND_TOOLS_BACKEND: 'legacy', FIND_TOOLS_LEGACY_SCRIPT: LEGACY_SCRIPT });
   return env;
-}
-
-function startHttpServer(entry, env) {
-  const child = spawn(process.execPath, [entry, '--http'], { env: { ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    const hung = setTimeout(() => reject(new Error(`${entry} did not start: ${stderr}`)), START_TIMEOUT_MS);
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(hung);
-        resolve({ child, url: new URL(`http://127.0.0.1:${match[1]}/mcp`) });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${entry} exited (${code}) before listening: ${stderr}`)));
-  });
 }
 
 async function create(target, options) {
@@ -56,7 +38,7 @@ async function create(target, options) {
   let pid;
   let httpChild;
   if (options.transport === 'http') {
-    const started = await startHttpServer(entry, env);
+    const started = await startHttpServer([entry], env);
     httpChild = started.child;
     pid = httpChild.pid;
     await client.connect(new StreamableHTTPClientTransport(started.url));
