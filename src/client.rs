@@ -60,14 +60,10 @@ impl ToolSelector {
         self.http.is_closed()
     }
 
-    /// Sanitises `raw` and runs the call. Resolves to the result line for every upstream
-    /// or network outcome; only a closed client is an error.
-    pub async fn find_tools(&self, raw: RawArgs) -> Result<String, CallError> {
-        self.find_tools_outcome(raw).await.map(|(line, _)| line)
-    }
-
-    /// Same as `find_tools`, with the kind of line it is, decided where the line is made.
-    pub async fn find_tools_outcome(&self, raw: RawArgs) -> Result<(String, Kind), CallError> {
+    /// Sanitises `raw` and runs the call. Resolves to the result line, with the kind of line it
+    /// is (decided where the line is made), for every upstream or network outcome; only a
+    /// closed client is an error.
+    pub async fn find_tools(&self, raw: RawArgs) -> Result<(String, Kind), CallError> {
         if self.is_closed() {
             return Err(CallError::Closed);
         }

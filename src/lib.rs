@@ -522,7 +522,7 @@ fn start_call<'env, T>(
         }
     };
     spawn(async move {
-        let call = client.find_tools_outcome(raw);
+        let call = client.find_tools(raw);
         let end = match abort {
             None => CallEnd::from(call.await),
             Some(abort) => tokio::select! {
