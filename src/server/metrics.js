@@ -25,7 +25,9 @@ function createMetrics({ backend, inFlight }) {
   });
   backendInfo.set({ backend: backend.name }, 1);
 
-  // A scrape copies a total the backend keeps, plus the calls refused before it when they count.
+  // A scrape copies a total the backend keeps, plus the calls refused before it when they count,
+  // all from one stats() snapshot taken as the scrape starts (one read, and totals that agree).
+  let snapshot;
   const total = (name, help, read) =>
     new promClient.Counter({
       name: `${PREFIX}${name}`,
@@ -33,7 +35,7 @@ function createMetrics({ backend, inFlight }) {
       registers,
       collect() {
         this.reset();
-        this.inc(read(backend.stats()));
+        this.inc(read(snapshot));
       },
     });
   total('calls_total', 'find_tools calls (agent id refusals included)', (stats) => stats.calls + refusedCalls);
@@ -60,7 +62,10 @@ function createMetrics({ backend, inFlight }) {
 
   return {
     contentType: registry.contentType,
-    text: () => registry.metrics(),
+    text: () => {
+      snapshot = backend.stats();
+      return registry.metrics();
+    },
     /** A call answered without the backend's answer. */
     refused() {
       refusedCalls += 1;
