@@ -5,6 +5,7 @@
 // Every unsafe block states the invariant it relies on (`// SAFETY:`).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod abort;
 pub mod args;
 pub mod client;
 pub mod config;
@@ -25,6 +26,7 @@ use napi::{JsValue, Unknown, ValueType};
 use napi_derive::napi;
 use once_cell::sync::Lazy;
 
+use crate::abort::{AbortListener, Listening};
 use crate::args::{HeartbeatArg, KeepTools, NumberArg, RawArgs};
 use crate::client::{CallError, ToolSelector};
 use crate::config::{ClientOptions as CoreOptions, ConfigError};
@@ -503,10 +505,7 @@ fn start_call<'env, T>(
         Ok(ready) => ready,
         Err(error) => return rejected(env, error),
     };
-    let (abort, listener) = match signal
-        .map(|signal| listen_for_abort(env, signal))
-        .transpose()
-    {
+    let (abort, listener) = match signal.map(|signal| abort::listen(env, signal)).transpose() {
         Ok(None) => (None, None),
         Ok(Some(Listening::AlreadyAborted(reason))) => return settle::rejected(env, reason),
         Ok(Some(Listening::Armed(abort, listener))) => (Some(abort), Some(listener)),
@@ -533,68 +532,6 @@ fn start_call<'env, T>(
         pending.settle(Box::new(move |env| verdict(env, end, listener, shape)));
     });
     Ok(promise)
-}
-
-/// The caller's signal while a call listens to it. Both references are released when the call
-/// settles, whatever the signal's own code does: holding them any longer keeps every signal
-/// (and what it references) alive for good. It is dropped unreleased only where no JS thread can
-/// release it: its environment torn down (which frees the references itself), or its task gone.
-struct AbortListener {
-    signal: ObjectRef<false>,
-    listener: FunctionRef<(), ()>,
-}
-
-impl AbortListener {
-    /// Takes the listener off the signal and releases both references, returning the signal
-    /// for a last read. A `removeEventListener` that throws is ignored: the call's result
-    /// stands, as if no signal had been given.
-    fn release<'env>(self, env: &'env Env) -> Option<Object<'env>> {
-        let signal = self.signal.get_value(env).ok();
-        let listener = self.listener.borrow_back(env).ok();
-        // Released before any JS runs: the values above keep both alive until this settles.
-        let _ = self.signal.unref(env);
-        drop(self.listener);
-        let (signal, listener) = (signal?, listener?);
-        if call_listener_method(&signal, "removeEventListener", listener.to_unknown()).is_err() {
-            settle::take_exception(env);
-        }
-        Some(signal)
-    }
-}
-
-enum Listening<'env> {
-    AlreadyAborted(Unknown<'env>),
-    Armed(Arc<tokio::sync::Notify>, AbortListener),
-}
-
-fn listen_for_abort<'env>(env: &'env Env, signal: Object<'env>) -> Result<Listening<'env>> {
-    let aborted: Unknown = signal.get_named_property("aborted")?;
-    // Only `true` is aborted: what a real AbortSignal says, read without coercing anything.
-    if aborted.get_type()? == ValueType::Boolean && bool::from_unknown(aborted)? {
-        return Ok(Listening::AlreadyAborted(
-            signal.get_named_property("reason")?,
-        ));
-    }
-    let abort = Arc::new(tokio::sync::Notify::new());
-    let listener = {
-        let abort = abort.clone();
-        env.create_function_from_closure::<(), (), _>("onFindToolsAbort", move |_| {
-            // notify_one keeps a permit, so an abort that lands before the call is polled counts.
-            abort.notify_one();
-            Ok(())
-        })?
-    };
-    let hook = AbortListener {
-        signal: signal.create_ref::<false>()?,
-        listener: listener.create_ref()?,
-    };
-    if let Err(error) = call_listener_method(&signal, "addEventListener", listener.to_unknown()) {
-        // Releasing runs no JS, so an exception the method threw stays pending for `rejected`.
-        let _ = hook.signal.unref(env);
-        drop(hook.listener);
-        return Err(error);
-    }
-    Ok(Listening::Armed(abort, hook))
 }
 
 /// The call's verdict, on its JS thread: the listener comes off the signal first, on every
@@ -624,12 +561,6 @@ fn verdict<'env>(
             None => Err(Error::from_reason("aborted")),
         },
     }
-}
-
-fn call_listener_method(target: &Object, method: &str, listener: Unknown) -> Result<()> {
-    let function: Function<FnArgs<(&str, Unknown)>, Unknown> = target.get_named_property(method)?;
-    function.apply(target, FnArgs::from(("abort", listener)))?;
-    Ok(())
 }
 
 /// A promise already rejected with `error`, so misuse surfaces where the caller awaits.
