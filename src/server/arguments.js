@@ -56,10 +56,14 @@ const INPUT_SCHEMA = Object.freeze({
   properties: Object.fromEntries(Object.entries(ARGUMENTS).map(([name, { schema }]) => [name, schema])),
 });
 
-/** What a client sent, as the native client (and the legacy command line) accept it. */
+const COERCIONS = Object.entries(ARGUMENTS).map(([name, { coerce }]) => [name, coerce]);
+
+/** What a client sent, as the native client (and the legacy command line) accept it: a new object. */
 function coerceArguments(raw) {
   const input = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
-  return Object.fromEntries(Object.entries(ARGUMENTS).map(([name, { coerce }]) => [name, coerce(input[name])]));
+  const args = {};
+  for (const [name, coerce] of COERCIONS) args[name] = coerce(input[name]);
+  return args;
 }
 
 /** The value a missing argument stands for, as the tool's listing announces it. */

@@ -2,8 +2,8 @@
 
 // What answers find_tools (BEHAVIOUR.md §7): the native client; the legacy script when rolled back
 // with FIND_TOOLS_BACKEND=legacy or when the native binary cannot load here; otherwise an error
-// text per call, so that the server still starts and says why. Each backend's call resolves to
-// {text, outcome} and its stats() counts calls, errors and timeouts.
+// text per call, so that the server still starts and says why. Each backend's call(args, signal)
+// resolves to {text, outcome} and its stats() counts calls, errors and timeouts.
 
 const fs = require('node:fs');
 const log = require('./log');
@@ -36,10 +36,7 @@ function nativeBackend(addon) {
     name: 'native',
     description: `native client; Tool Selector at ${settings.toolSelectorUrl}, Letta API at ${settings.lettaApiUrl}`,
     // The client says how the call ended; its result line is never parsed here.
-    call: async (args, { signal }) => {
-      const { result, outcome } = await client.findToolsOutcome(args, { signal });
-      return { text: result, outcome };
-    },
+    call: (args, signal) => client.findToolsOutcome(args, { signal }).then(({ result, outcome }) => ({ text: result, outcome })),
     stats: () => client.stats(),
     health: () => ({ settings: client.settings(), stats: client.stats() }),
     close: () => client.close(),
@@ -52,8 +49,7 @@ function legacyBackend(script, processTimeoutMs) {
   return {
     name: 'legacy',
     description: `legacy script: python3 ${script} (killed after ${processTimeoutMs} ms)`,
-    call: (args, { signal }) =>
-      tally.count(runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal })),
+    call: (args, signal) => tally.count(runLegacyScript(script, args, { timeoutMs: processTimeoutMs, signal })),
     stats: tally.stats,
     health: () => ({ legacyScript: script, processTimeoutMs }),
     close: () => {},

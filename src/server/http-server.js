@@ -84,7 +84,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     if (req.method === 'GET' && pathname === '/health') return sendHealth(res);
     if (req.method === 'GET' && pathname === '/metrics') return sendMetrics(res);
     if (pathname !== MCP_PATH && pathname !== '/find_tools') return sendJson(res, 404, { error: 'Not found' });
-    if (!(await authorized(req, res))) return undefined;
+    if (authorized && !(await authorized(req, res))) return undefined;
     if (stopping) return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server is shutting down', { Connection: 'close' });
     return pathname === MCP_PATH ? serveMcp(req, res) : serveFindTools(req, res);
   }
@@ -92,7 +92,8 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   // Every response until it is sent or its connection drops, so close() can tell when to let go.
   const openResponses = new InFlight();
   const httpServer = http.createServer((req, res) => {
-    openResponses.run(() => new Promise((resolve) => res.once('close', resolve)));
+    openResponses.enter();
+    res.once('close', () => openResponses.leave());
     route(req, res).catch((error) => {
       log.error(`HTTP ${req.method} ${req.url}: ${error.stack ?? error}`);
       if (res.headersSent) return res.destroy();

@@ -10,13 +10,21 @@ class InFlight {
     return this.#count;
   }
 
-  async run(work) {
+  enter() {
     this.#count += 1;
+  }
+
+  leave() {
+    this.#count -= 1;
+    if (this.#count === 0) for (const wake of this.#waiters) wake(true);
+  }
+
+  async run(work) {
+    this.enter();
     try {
       return await work();
     } finally {
-      this.#count -= 1;
-      if (this.#count === 0) for (const wake of this.#waiters) wake(true);
+      this.leave();
     }
   }
 

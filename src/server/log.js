@@ -34,12 +34,16 @@ module.exports = {
   warn: (message, fields) => write('warning', message, fields),
   error: (message, fields) => write('error', message, fields),
   /**
-   * One line per find_tools call, in json only unless `inText`: a text log is read by people,
-   * and many MCP clients show a stdio server's stderr in their own log, line by line.
+   * Whether find_tools calls get a line: in json always, in text only when `inText` (a text log
+   * is read by people, and many MCP clients show a stdio server's stderr in their own log, line
+   * by line). Asked first, so that a call that is not logged builds nothing for it.
    */
-  call(fields, { inText = false } = {}) {
+  logsCalls(inText = false) {
+    return format === 'json' || inText;
+  },
+  /** The line of one find_tools call (see logsCalls). */
+  call(fields) {
     if (format === 'json') return write('info', 'find_tools call', fields);
-    if (!inText) return undefined;
     const details = Object.entries(fields)
       .filter(([, value]) => value !== undefined)
       .map(([name, value]) => `${name}=${value}`);

@@ -15,14 +15,14 @@ const FIND_TOOLS_TOOL = Object.freeze({
 
 /**
  * Answers one find_tools call from its raw arguments, the raw x-agent-id header (undefined
- * when there is none), the caller's AbortSignal and where it came in (transport and route, for
- * the log): resolves to {text, outcome}, outcome one of 'success', 'error', 'timeout' or
- * 'cancelled' (then text is undefined and `cancelled` holds the abort reason). Shared by MCP's
- * tools/call and the worker's POST /find_tools.
+ * when there is none), the caller's AbortSignal and where it came in (transport, and route or
+ * the HTTP request it came by, for the log): resolves to {text, outcome}, outcome one of
+ * 'success', 'error', 'timeout' or 'cancelled' (then text is undefined and `cancelled` holds the
+ * abort reason). Shared by MCP's tools/call and the worker's POST /find_tools.
  * backend from backends.js, agentIdPolicy from config.js, inFlight an InFlight, metrics from metrics.js.
  */
 function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
-  // `facts` collects what the call's log line says beyond its outcome.
+  // `facts` collects what the call's log line says beyond its outcome (null: no line).
   async function answer(rawArguments, header, signal, facts) {
     const args = coerceArguments(rawArguments);
     let agent;
@@ -32,12 +32,13 @@ function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
       if (!(error instanceof AgentIdError)) throw error;
       metrics.refused();
       // Not the refusal's text: it may quote the agent ids it refused.
-      facts.refused = 'agent_id';
+      if (facts) facts.refused = 'agent_id';
       return { text: `Error in find_tools: ${error.message}`, outcome: 'error' };
     }
-    if (agentIdPolicy.debugSource) Object.assign(facts, { agent_id: agent.agentId ?? '(none)', agent_id_source: agent.source });
+    if (facts && agentIdPolicy.debugSource) Object.assign(facts, { agent_id: agent.agentId ?? '(none)', agent_id_source: agent.source });
+    args.agent_id = agent.agentId;
     try {
-      return await backend.call({ ...args, agent_id: agent.agentId }, { signal });
+      return await backend.call(args, signal);
     } catch (error) {
       if (signal?.aborted) return { cancelled: error, outcome: 'cancelled' };
       log.error(`find_tools call failed: ${error.message}`);
@@ -46,17 +47,20 @@ function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
     }
   }
 
-  return (rawArguments, { header, signal, transport, route }) =>
-    inFlight.run(async () => {
-      const startedAt = performance.now();
-      const facts = {};
-      const answered = await answer(rawArguments, header, signal, facts);
-      const seconds = (performance.now() - startedAt) / 1000;
-      metrics.observe(seconds);
+  return async (rawArguments, { header, signal, transport, route, httpRequest }) => {
+    const startedAt = performance.now();
+    const logged = log.logsCalls(agentIdPolicy.debugSource);
+    const facts = logged ? {} : null;
+    const answered = await inFlight.run(() => answer(rawArguments, header, signal, facts));
+    const seconds = (performance.now() - startedAt) / 1000;
+    metrics.observe(seconds);
+    if (logged) {
       const latencyMs = Math.round(seconds * 1e4) / 10;
-      log.call({ outcome: answered.outcome, latency_ms: latencyMs, transport, route, ...facts }, { inText: agentIdPolicy.debugSource });
-      return answered;
-    });
+      route ??= httpRequest && new URL(httpRequest.url).pathname;
+      log.call({ outcome: answered.outcome, latency_ms: latencyMs, transport, route, ...facts });
+    }
+    return answered;
+  };
 }
 
 /** The MCP tools/call handler: HTTP carries the x-agent-id header, stdio has none. */
@@ -66,9 +70,12 @@ function createCallToolHandler(findTools) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     }
     const httpRequest = ctx.http?.req;
-    const header = httpRequest?.headers.get('x-agent-id') ?? undefined;
-    const via = httpRequest ? { transport: 'http', route: new URL(httpRequest.url).pathname } : { transport: 'stdio' };
-    const { text, outcome, cancelled } = await findTools(request.params.arguments, { header, signal: ctx.mcpReq.signal, ...via });
+    const { text, outcome, cancelled } = await findTools(request.params.arguments, {
+      header: httpRequest?.headers.get('x-agent-id') ?? undefined,
+      signal: ctx.mcpReq.signal,
+      transport: httpRequest ? 'http' : 'stdio',
+      httpRequest,
+    });
     // The SDK sends nothing for a cancelled request; rethrowing just ends the handler.
     if (cancelled) throw cancelled;
     const result = { content: [{ type: 'text', text }] };
