@@ -1,8 +1,8 @@
 // Evaluated by the addon once per JS thread (src/abort.rs), never required: the listeners it
 // puts on callers' AbortSignals are plain closures kept in a Map under the call's id, so that a
-// call with a signal makes no Node-API function, reference or finalizer of its own. Each of
-// those cost more than the rest of the call's JS side together (BENCHMARKS.md). `abortCall`
-// is the addon's one native function of this thread: it wakes the call with that id.
+// call with a signal makes no Node-API function, reference or finalizer of its own
+// (BENCHMARKS.md has the cost of each way). `abortCall` is the addon's one native function of
+// this thread: it wakes the call with that id.
 // An expression, not a declaration: the script's value is the function, and no global is made.
 // oxlint-disable-next-line no-unused-expressions
 (function abortListeners(abortCall) {

@@ -1,11 +1,11 @@
 //! Cancels calls by the caller's `AbortSignal`.
 //!
 //! A listener made through Node-API per call (a function with its finalizer, two references,
-//! `add`/`removeEventListener` called through Node-API) cost 20–40 µs of CPU per call here, more
-//! than the rest of the call's JS side. So each JS thread evaluates `abort-listeners.js` once:
-//! its `listen` puts a plain closure on the signal and keeps it in a JS `Map` under the call's
-//! id; the closure calls this thread's one native `abortCall(id)`, which wakes that call's
-//! `Notify`. A call holds nothing of JS but its id.
+//! `add`/`removeEventListener` called through Node-API) made a call with a signal cost 14–17 µs
+//! of CPU more than one without; this way it costs about 10 (BENCHMARKS.md). So each JS thread
+//! evaluates `abort-listeners.js` once: its `listen` puts a plain closure on the signal and
+//! keeps it in a JS `Map` under the call's id; the closure calls this thread's one native
+//! `abortCall(id)`, which wakes that call's `Notify`. A call holds nothing of JS but its id.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
