@@ -22,6 +22,8 @@ function scratchProject({ withCargo }) {
   fs.mkdirSync(path.join(dir, 'src', 'nested'));
   fs.writeFileSync(path.join(dir, 'src', 'lib.rs'), '');
   fs.writeFileSync(path.join(dir, 'src', 'nested', 'deep.rs'), '');
+  fs.writeFileSync(path.join(dir, 'src', 'abort-listeners.js'), '');
+  fs.writeFileSync(path.join(dir, 'src', 'index.js'), '');
   const build = `node -e "require('fs').appendFileSync('builds.log', 'built\\n'); require('fs').writeFileSync('${BINARY}', '')"`;
   fs.writeFileSync(
     path.join(dir, 'package.json'),
@@ -78,16 +80,27 @@ test('a binary newer than every Rust input is left alone', () => {
   expect(ensureBuilt(clone)).toMatchObject({ status: 0, builds: 1, stderr: '' });
 });
 
-test.each(['src/nested/deep.rs', 'Cargo.toml', 'Cargo.lock', 'build.rs'])('an edit to %s makes the binary stale', (file) => {
+const RUST_INPUTS = ['src/lib.rs', 'src/nested/deep.rs', 'src/abort-listeners.js', 'Cargo.toml', 'Cargo.lock', 'build.rs'];
+
+test.each(RUST_INPUTS.slice(1))('an edit to %s makes the binary stale', (file) => {
   const clone = project({ withCargo: true });
   ensureBuilt(clone);
-  for (const input of ['src/lib.rs', 'src/nested/deep.rs', 'Cargo.toml', 'Cargo.lock', 'build.rs']) setAge(clone.dir, input, 120);
+  for (const input of RUST_INPUTS) setAge(clone.dir, input, 120);
   setAge(clone.dir, BINARY, 60);
   expect(ensureBuilt(clone)).toMatchObject({ status: 0, builds: 1 });
   setAge(clone.dir, file, 0);
   const stale = ensureBuilt(clone);
   expect(stale).toMatchObject({ status: 0, builds: 2 });
   expect(stale.stderr).toMatch('the Rust sources are newer than the native binary');
+});
+
+test("an edit to the server's JS leaves the binary alone", () => {
+  const clone = project({ withCargo: true });
+  ensureBuilt(clone);
+  for (const input of RUST_INPUTS) setAge(clone.dir, input, 120);
+  setAge(clone.dir, BINARY, 60);
+  setAge(clone.dir, 'src/index.js', 0);
+  expect(ensureBuilt(clone)).toMatchObject({ status: 0, builds: 1, stderr: '' });
 });
 
 test('with no Rust toolchain it fails with one line naming what to install', () => {

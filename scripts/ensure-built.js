@@ -16,12 +16,15 @@ const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf
 const BINARY = path.join(ROOT, `${PACKAGE.napi.binaryName}.${platformName()}.node`);
 const RUST_VERSION = /^rust-version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))[1];
 
+// The JS the addon compiles in (include_str! in src/abort.rs); the rest of src/*.js is the server's.
+const COMPILED_IN_JS = ['src/abort-listeners.js'];
+
 function rustInputs() {
   const sources = fs
     .readdirSync(path.join(ROOT, 'src'), { recursive: true })
     .filter((name) => name.endsWith('.rs'))
     .map((name) => path.join('src', name));
-  return ['Cargo.toml', 'Cargo.lock', 'build.rs', ...sources].map((name) => path.join(ROOT, name));
+  return ['Cargo.toml', 'Cargo.lock', 'build.rs', ...COMPILED_IN_JS, ...sources].map((name) => path.join(ROOT, name));
 }
 
 function whyBuild() {
