@@ -8,7 +8,6 @@
 // (what a server with a core of its own for them would see; not a configuration the bench
 // compares, only a measure of what sharing one core costs). Linux only.
 
-const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
@@ -18,6 +17,7 @@ const { cpuPlan, pin } = require('./lib/affinity');
 const { cleanEnv } = require('./lib/drivers');
 const { median } = require('./lib/numbers');
 const { CALL_ARGS, FIND_TOOLS_ID } = require('./lib/payloads');
+const { processThreads } = require('./lib/proc');
 const { startHttpServer } = require('./lib/server-process');
 const { startUpstream } = require('./lib/upstream-process');
 
@@ -29,36 +29,23 @@ const PACKAGE_SERVER = path.join(__dirname, '..', 'src', 'index.js');
 const FLOOR_SERVER = path.join(__dirname, 'forwarding-server.js');
 // The runtime's threads are named after the package (tokio's thread_name, cut to 15 bytes).
 const RUNTIME_THREAD = /^letta-find-tool/;
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** Per thread group ('js' or 'runtime'): CPU µs (schedstat: exact), user/system µs (ticks), switches. */
+/** Per thread group ('js', 'runtime' or 'other'): CPU µs, user and system µs, switches. */
 function threadTimes(pid) {
   const groups = {};
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    const task = `/proc/${pid}/task/${tid}`;
-    const stat = fs.readFileSync(`${task}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = fs.readFileSync(`${task}/status`, 'utf8');
-    const switches = ['voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches']
-      .map((key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)[1]))
-      .reduce((sum, count) => sum + count, 0);
-    const group = RUNTIME_THREAD.test(name) ? 'runtime' : name === 'node' ? 'js' : 'other';
+  for (const thread of processThreads(pid)) {
+    const group = RUNTIME_THREAD.test(thread.name) ? 'runtime' : thread.name === 'node' ? 'js' : 'other';
     const totals = (groups[group] ??= { cpu: 0, user: 0, system: 0, switches: 0 });
-    totals.cpu += Number(fs.readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]) / 1000;
-    totals.user += (Number(fields[11]) * 1e6) / CLOCK_TICKS_PER_SECOND;
-    totals.system += (Number(fields[12]) * 1e6) / CLOCK_TICKS_PER_SECOND;
-    totals.switches += switches;
+    totals.cpu += thread.cpuMicros;
+    totals.user += thread.userMicros;
+    totals.system += thread.systemMicros;
+    totals.switches += thread.switches;
   }
   return groups;
 }
 
 function moveRuntimeThreads(pid, cpuList) {
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    if (RUNTIME_THREAD.test(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) {
-      execFileSync('taskset', ['-p', '-c', cpuList, tid], { stdio: 'ignore' });
-    }
+  for (const { tid, name } of processThreads(pid)) {
+    if (RUNTIME_THREAD.test(name)) execFileSync('taskset', ['-p', '-c', cpuList, tid], { stdio: 'ignore' });
   }
 }
 

@@ -14,11 +14,14 @@ const CLOCK_TICKS_PER_SECOND = (() => {
   }
 })();
 
-// Fields of /proc/<pid>/stat after the ")" that ends the command name, counted from field 3.
-function statFields(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+// A /proc stat file (of a process or of a thread): its command name, and the fields after the
+// ")" that ends it, counted from field 3.
+function readStat(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
 }
+
+const statFields = (pid) => readStat(`/proc/${pid}/stat`).fields;
 
 const ticksToMicros = (ticks) => (ticks * 1e6) / CLOCK_TICKS_PER_SECOND;
 
@@ -39,4 +42,25 @@ function processRssBytes(pid) {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-module.exports = { processCpuMicros, reapedChildrenCpuMicros, processRssBytes };
+/**
+ * Every thread of a live process: {tid, name, cpuMicros (exact, from schedstat), userMicros and
+ * systemMicros (clock-tick resolution), switches (voluntary and not)}.
+ */
+function processThreads(pid) {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const task = `/proc/${pid}/task/${tid}`;
+    const { name, fields } = readStat(`${task}/stat`);
+    const status = fs.readFileSync(`${task}/status`, 'utf8');
+    const count = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)[1]);
+    return {
+      tid,
+      name,
+      cpuMicros: Number(fs.readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]) / 1000,
+      userMicros: ticksToMicros(Number(fields[11])),
+      systemMicros: ticksToMicros(Number(fields[12])),
+      switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches'),
+    };
+  });
+}
+
+module.exports = { processCpuMicros, reapedChildrenCpuMicros, processRssBytes, processThreads };
