@@ -12,7 +12,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, PROXY_AUTHORIZATION};
+use http::header::{
+    ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, PROXY_AUTHORIZATION, USER_AGENT,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::rt::{Read, ReadBufCursor, Write};
@@ -233,6 +235,7 @@ impl HttpClient {
         if origin.asks_for_close() {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         let mut request = Request::builder()
             .method(method)
             .uri(uri.clone())
@@ -309,6 +312,10 @@ impl Sent {
         }
     }
 }
+
+/// Every request says who sent it, so Letta's and the Tool Selector's logs can tell this
+/// client's calls apart. The crate's version is the package's (`npm version` syncs it).
+const USER_AGENT_VALUE: &str = concat!("letta-find-tools/", env!("CARGO_PKG_VERSION"));
 
 fn parse_uri(url: &str) -> Result<Uri, Failure> {
     url.parse::<Uri>().map_err(|_| Failure::Transport)
