@@ -147,6 +147,17 @@ pub fn encode_segment(segment: &str) -> Option<String> {
     Some(utf8_percent_encode(segment, PATH_SEGMENT).to_string())
 }
 
+/// The query of the agent's tool list. Letta (0.16) pages it, 10 tools by default, and its
+/// `after`/`before` cursors compare ids while it sorts by creation time, so cursor paging skips
+/// tools: one page as large as this covers every agent. `desc` (newest first) is the order
+/// Letta's default page, the script's, was walked in, which the "last candidate" rule depends on.
+const AGENT_TOOLS_QUERY: &str = "limit=1000&order=desc";
+
+/// The query of the organisation's tool list, on `/tools/`: Letta answers `/tools` with a
+/// redirect, which is never followed. `search` (case-insensitive, a substring) narrows the page
+/// to names the walk can match, so no page size can leave find_tools out.
+const ALL_TOOLS_QUERY: &str = "search=find_tools&limit=1000&order=desc";
+
 /// The legacy search: the agent's own tools first, then all tools.
 pub async fn find_tool_id(
     http: &HttpClient,
@@ -155,7 +166,7 @@ pub async fn find_tool_id(
     agent_id: Option<&str>,
 ) -> Found {
     if let Some(segment) = agent_id.and_then(encode_segment) {
-        let url = format!("{letta_api_url}/agents/{segment}/tools");
+        let url = format!("{letta_api_url}/agents/{segment}/tools?{AGENT_TOOLS_QUERY}");
         let verdict = fetch_list(http, &url, bearer)
             .await
             .map_or(Verdict::Silent, |list| agent_verdict(&list));
@@ -165,7 +176,7 @@ pub async fn find_tool_id(
             Verdict::Silent => {}
         }
     }
-    let url = format!("{letta_api_url}/tools");
+    let url = format!("{letta_api_url}/tools/?{ALL_TOOLS_QUERY}");
     let verdict = fetch_list(http, &url, bearer)
         .await
         .map_or(Verdict::Silent, |list| global_verdict(&list));
