@@ -17,7 +17,7 @@ use napi::bindgen_prelude::{
 use napi::{Env, JsValue, Result, ValueType};
 use tokio::sync::Notify;
 
-use crate::settle;
+use super::settle;
 
 const LISTENERS_SOURCE: &str = include_str!("abort-listeners.js");
 
