@@ -140,8 +140,8 @@ impl HttpClient {
             let request =
                 self.request(Method::GET, &uri, &origin, headers.clone(), Bytes::new())?;
             match self.send(Upstream::Letta, &origin, request).await {
-                Err(Sent::Dropped) if retries > 0 => retries -= 1,
-                outcome => return outcome.map_err(Sent::into_error),
+                Err(FailedExchange::Dropped) if retries > 0 => retries -= 1,
+                outcome => return outcome.map_err(FailedExchange::into_error),
             }
         }
     }
@@ -182,7 +182,7 @@ impl HttpClient {
         let request = self.request(Method::POST, &uri, &origin, headers, Bytes::from(body))?;
         self.send(upstream, &origin, request)
             .await
-            .map_err(Sent::into_error)
+            .map_err(FailedExchange::into_error)
     }
 
     fn request(
@@ -218,18 +218,18 @@ impl HttpClient {
         upstream: Upstream,
         origin: &Origin,
         request: Request<Full<Bytes>>,
-    ) -> Result<Reply, Sent> {
+    ) -> Result<Reply, FailedExchange> {
         let pool = self
             .pool
             .read()
             .ok()
             .and_then(|p| p.clone())
-            .ok_or(Sent::Closed)?;
+            .ok_or(FailedExchange::Closed)?;
         let slots = match upstream {
             Upstream::ToolSelector => &self.tool_selector_slots,
             Upstream::Letta => &self.letta_slots,
         };
-        let _slot = slots.acquire().await.map_err(|_| Sent::Closed)?;
+        let _slot = slots.acquire().await.map_err(|_| FailedExchange::Closed)?;
         self.stats.upstream_requests.fetch_add(1, Relaxed);
         let _request = origin.request_in_flight();
         let response = pool
@@ -242,7 +242,9 @@ impl HttpClient {
             .await;
         let body = match collected {
             Ok(collected) => Vec::from(collected.to_bytes()),
-            Err(e) if e.is::<LengthLimitError>() => return Err(Sent::Failed(Failure::TooLarge)),
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Err(FailedExchange::Failed(Failure::TooLarge))
+            }
             Err(e) => return Err(failed(&*e, true)),
         };
         // hyper hands the connection back to the pool from a task of its own once the body is
@@ -255,28 +257,28 @@ impl HttpClient {
 
 /// Classifies a failed exchange. A connection that was up and then dropped without an answer
 /// may be retried if the request is idempotent. (When it was a silently closing server, the
-/// connection's own end of stream has already been noted: see `Watched::note_read`.)
-fn failed(error: &(dyn std::error::Error + 'static), was_connected: bool) -> Sent {
+/// connection's own end of stream has already been noted: see `CloseWatchingStream::note_read`.)
+fn failed(error: &(dyn std::error::Error + 'static), was_connected: bool) -> FailedExchange {
     match classify(error) {
-        Failure::Transport if was_connected => Sent::Dropped,
-        failure => Sent::Failed(failure),
+        Failure::Transport if was_connected => FailedExchange::Dropped,
+        failure => FailedExchange::Failed(failure),
     }
 }
 
 /// How one exchange went wrong, before it is reported as a [`RequestError`].
-enum Sent {
+enum FailedExchange {
     /// The connection was established and then lost without a complete answer.
     Dropped,
     Failed(Failure),
     Closed,
 }
 
-impl Sent {
+impl FailedExchange {
     fn into_error(self) -> RequestError {
         match self {
-            Sent::Dropped => RequestError::Failed(Failure::Transport),
-            Sent::Failed(failure) => RequestError::Failed(failure),
-            Sent::Closed => RequestError::Closed,
+            FailedExchange::Dropped => RequestError::Failed(Failure::Transport),
+            FailedExchange::Failed(failure) => RequestError::Failed(failure),
+            FailedExchange::Closed => RequestError::Closed,
         }
     }
 }

@@ -165,9 +165,9 @@ impl Dialer {
 }
 
 impl Service<Uri> for Dialer {
-    type Response = Slotted;
+    type Response = SlotHoldingConnection;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Slotted, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<SlotHoldingConnection, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -193,8 +193,8 @@ impl Service<Uri> for Dialer {
                 }
             };
             stats.connections_opened.fetch_add(1, Relaxed);
-            Ok(Slotted {
-                io: TokioIo::new(Watched {
+            Ok(SlotHoldingConnection {
+                io: TokioIo::new(CloseWatchingStream {
                     tcp: io.into_inner(),
                     origin,
                     generation,
@@ -209,19 +209,19 @@ impl Service<Uri> for Dialer {
 }
 
 /// A connection and the slot it holds: the slot frees when hyper drops the connection.
-pub(super) struct Slotted {
-    io: TokioIo<Watched>,
+pub(super) struct SlotHoldingConnection {
+    io: TokioIo<CloseWatchingStream>,
     proxied: bool,
     _slot: OwnedSemaphorePermit,
 }
 
-impl Connection for Slotted {
+impl Connection for SlotHoldingConnection {
     fn connected(&self) -> Connected {
         self.io.inner().tcp.connected().proxy(self.proxied)
     }
 }
 
-impl Read for Slotted {
+impl Read for SlotHoldingConnection {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -231,7 +231,7 @@ impl Read for Slotted {
     }
 }
 
-impl Write for Slotted {
+impl Write for SlotHoldingConnection {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -263,7 +263,7 @@ impl Write for Slotted {
 
 /// A TCP stream that notes when data arrives and when the server ends the stream, so that an
 /// origin that closes connections right after answering is noticed.
-struct Watched {
+struct CloseWatchingStream {
     tcp: TcpStream,
     origin: Arc<Origin>,
     /// The origin's generation when this connection was opened.
@@ -273,7 +273,7 @@ struct Watched {
     closed_silently: bool,
 }
 
-impl Watched {
+impl CloseWatchingStream {
     /// hyper keeps reading an idle kept-alive connection to notice when the server closes it;
     /// an end of stream right after an answer is a silent close.
     fn note_read(&mut self, filled: usize) {
@@ -292,7 +292,7 @@ impl Watched {
     }
 }
 
-impl AsyncRead for Watched {
+impl AsyncRead for CloseWatchingStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -309,7 +309,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl AsyncWrite for CloseWatchingStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -14,26 +14,30 @@ use napi::Unknown;
 use napi_derive::napi;
 use once_cell::sync::Lazy;
 
-use crate::client::{CallError, ToolSelector};
-use crate::config::{self, ClientOptions as CoreOptions, ConfigError};
+use crate::client::{ClientClosed, FindToolsClient};
+use crate::config::{self, ConfigError};
 use crate::outcome::Kind;
 use crate::{args, stats};
 use abort::{AbortListener, Listening};
 use read::{read_args, read_signal};
-use settle::Verdict;
+use settle::Settlement;
 
-static DEFAULT_CLIENT: Lazy<std::result::Result<Arc<ToolSelector>, ConfigError>> =
-    Lazy::new(|| build_client(&CoreOptions::default(), &|name| std::env::var(name).ok()));
+static DEFAULT_CLIENT: Lazy<std::result::Result<Arc<FindToolsClient>, ConfigError>> =
+    Lazy::new(|| {
+        build_client(&config::Options::default(), &|name| {
+            std::env::var(name).ok()
+        })
+    });
 
 fn build_client(
-    options: &CoreOptions,
+    options: &config::Options,
     env: &dyn Fn(&str) -> Option<String>,
-) -> std::result::Result<Arc<ToolSelector>, ConfigError> {
+) -> std::result::Result<Arc<FindToolsClient>, ConfigError> {
     let config = config::resolve(options, env)?;
-    ToolSelector::new(config).map(Arc::new)
+    FindToolsClient::new(config).map(Arc::new)
 }
 
-fn default_client() -> Result<Arc<ToolSelector>> {
+fn default_client() -> Result<Arc<FindToolsClient>> {
     DEFAULT_CLIENT
         .as_ref()
         .map(Arc::clone)
@@ -267,7 +271,7 @@ pub fn stats() -> Result<ClientStats> {
 /// An explicit find_tools client with its own connection pool, cache and counters.
 #[napi]
 pub struct ToolSelectorClient {
-    inner: Arc<ToolSelector>,
+    inner: Arc<FindToolsClient>,
 }
 
 #[napi]
@@ -352,7 +356,7 @@ impl ToolSelectorClient {
     }
 }
 
-fn core_options(options: ClientOptions) -> Result<CoreOptions> {
+fn core_options(options: ClientOptions) -> Result<config::Options> {
     let millis = |name: &str, value: Option<f64>| -> Result<Option<Duration>> {
         value
             .map(|ms| {
@@ -377,7 +381,7 @@ fn core_options(options: ClientOptions) -> Result<CoreOptions> {
             other => Ok(other),
         }
     };
-    Ok(CoreOptions {
+    Ok(config::Options {
         base_url: options.base_url,
         letta_api_url: options.letta_api_url,
         password: options.password,
@@ -433,11 +437,11 @@ enum CallEnd {
     Aborted,
 }
 
-impl From<std::result::Result<(String, Kind), CallError>> for CallEnd {
-    fn from(result: std::result::Result<(String, Kind), CallError>) -> Self {
+impl From<std::result::Result<(String, Kind), ClientClosed>> for CallEnd {
+    fn from(result: std::result::Result<(String, Kind), ClientClosed>) -> Self {
         match result {
             Ok((line, kind)) => CallEnd::Finished(line, kind),
-            Err(CallError::Closed) => CallEnd::Closed,
+            Err(ClientClosed) => CallEnd::Closed,
         }
     }
 }
@@ -455,7 +459,7 @@ enum ResultShape {
 /// never throws synchronously and never stays pending.
 fn start_call<'env, T>(
     env: &'env Env,
-    client: Result<Arc<ToolSelector>>,
+    client: Result<Arc<FindToolsClient>>,
     args: Unknown<'env>,
     options: Option<Unknown<'env>>,
     shape: ResultShape,
@@ -489,19 +493,19 @@ fn start_call<'env, T>(
                 _ = abort.notified() => CallEnd::Aborted,
             },
         };
-        pending.settle(Box::new(move |env| verdict(env, end, listener, shape)));
+        pending.settle(Box::new(move |env| settlement(env, end, listener, shape)));
     });
     Ok(promise)
 }
 
-/// The call's verdict, on its JS thread: the listener comes off the signal first, on every
+/// The call's settlement, on its JS thread: the listener comes off the signal first, on every
 /// path, so nothing the call took from JS outlives it.
-fn verdict<'env>(
+fn settlement<'env>(
     env: &'env Env,
     end: CallEnd,
     listener: Option<AbortListener>,
     shape: ResultShape,
-) -> Result<Verdict<'env>> {
+) -> Result<Settlement<'env>> {
     let signal = listener.and_then(|listener| listener.release(env));
     match end {
         CallEnd::Finished(line, kind) => {
@@ -513,11 +517,11 @@ fn verdict<'env>(
                 }
                 .into_unknown(env)?,
             };
-            Ok(Verdict::Resolve(value))
+            Ok(Settlement::Resolve(value))
         }
         CallEnd::Closed => Err(Error::from_reason("this ToolSelectorClient is closed")),
         CallEnd::Aborted => match signal {
-            Some(signal) => Ok(Verdict::Reject(signal.get_named_property("reason")?)),
+            Some(signal) => Ok(Settlement::Reject(signal.get_named_property("reason")?)),
             None => Err(Error::from_reason("aborted")),
         },
     }
