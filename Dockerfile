@@ -56,7 +56,7 @@ RUN --mount=type=bind,source=package-lock.json,target=/app/package-lock.json \
     --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-COPY index.js ./
+COPY index.js load-binding.js ./
 COPY --from=build /build/binding.js /build/letta-find-tools.*.node ./
 COPY --from=server-js /sources/src/ ./src/
 

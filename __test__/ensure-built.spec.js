@@ -8,18 +8,18 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { platformName } = require('../src/load-binding.js');
+const { platformName } = require('../load-binding.js');
 
 const ROOT = path.join(__dirname, '..');
 const BINARY = `letta-find-tools.${platformName()}.node`;
 
 function scratchProject({ withCargo }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensure-built-'));
-  for (const file of ['scripts/ensure-built.js', 'src/load-binding.js', 'Cargo.toml', 'Cargo.lock', 'build.rs']) {
+  for (const file of ['scripts/ensure-built.js', 'load-binding.js', 'Cargo.toml', 'Cargo.lock', 'build.rs']) {
     fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
   }
-  fs.mkdirSync(path.join(dir, 'src', 'napi'));
+  fs.mkdirSync(path.join(dir, 'src', 'napi'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'src', 'lib.rs'), '');
   fs.writeFileSync(path.join(dir, 'src', 'napi', 'deep.rs'), '');
   fs.writeFileSync(path.join(dir, 'src', 'napi', 'abort-listeners.js'), '');
