@@ -53,9 +53,8 @@ function stdioLanes(node, target) {
   ];
 }
 
-async function measureStdio(node, target, rounds) {
+async function measureStdio(node, lanes, rounds) {
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
-  const lanes = stdioLanes(node, target);
   const samples = new Map(lanes.map((lane) => [lane, { answerMs: [], totalMs: [], failures: 0 }]));
   for (let round = 0; round < rounds; round += 1) {
     for (const lane of rotate(lanes, round)) {
@@ -80,6 +79,23 @@ async function measureStdio(node, target, rounds) {
       return { label: lane.label, answerMs: median(sample.answerMs), totalMs, ratio: totalMs / median(bare.totalMs), calls: sample.totalMs.length, failures: sample.failures };
     }),
   };
+}
+
+// The command Letta is given: npx (npm's own start-up on every call), the installed bin (its
+// shebang line, through /usr/bin/env), and node with the script's path, all on this Node.
+function commandLanes(target) {
+  const env = pythonEnv(target);
+  const viaCommand = (label, command, args) => ({
+    label,
+    run: () => stdioCall({ command, args, env, callArgs: CALL_ARGS, cwd: ROOT }),
+    expect: SUCCESS,
+  });
+  return [
+    { label: "bare `node -e ''`", run: () => stdioCall({ command: process.execPath, args: ['-e', ''], env, exchange: false }), bare: true },
+    viaCommand('`node src/index.js`', process.execPath, [SERVER]),
+    viaCommand('the bin (`src/index.js` run by its shebang)', SERVER, []),
+    viaCommand('`npx letta-find-tools-mcp` (installed, offline)', 'npx', ['--offline', 'letta-find-tools-mcp']),
+  ];
 }
 
 async function measureHttp(target, rounds) {
@@ -159,14 +175,21 @@ async function measureFirstCalls(upstream, certificates, rounds) {
 
 const ms = (value) => (value === null ? 'n/a' : value.toFixed(1));
 
-function renderLettaCalls({ rounds, stdio, http, firstCalls }) {
+function stdioTable(title, run) {
+  return [
+    `### ${title}, Node ${run.node} (NODE_EXTRA_CA_CERTS unset)`,
+    '',
+    '| lane | to the answer (ms) | to the exit (ms) | × bare node | calls | failed |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...run.lanes.map((lane) => `| ${lane.label} | ${ms(lane.answerMs)} | ${ms(lane.totalMs)} | ${lane.ratio.toFixed(2)} | ${lane.calls} | ${lane.failures} |`),
+    '',
+  ];
+}
+
+function renderLettaCalls({ rounds, stdio, commands, http, firstCalls }) {
   const out = [`## A find_tools call as Letta makes it (${rounds} alternating rounds, medians)`, ''];
-  for (const run of stdio) {
-    out.push(`### stdio, a new server process per call, Node ${run.node} (NODE_EXTRA_CA_CERTS unset)`, '');
-    out.push('| lane | to the answer (ms) | to the exit (ms) | × bare node | calls | failed |', '|---|---:|---:|---:|---:|---:|');
-    for (const lane of run.lanes) out.push(`| ${lane.label} | ${ms(lane.answerMs)} | ${ms(lane.totalMs)} | ${lane.ratio.toFixed(2)} | ${lane.calls} | ${lane.failures} |`);
-    out.push('');
-  }
+  for (const run of stdio) out.push(...stdioTable('stdio, a new server process per call', run));
+  out.push(...stdioTable('The command Letta runs', commands));
   out.push('### Streamable HTTP, a new connection and session per call (find_tools id configured)', '');
   out.push('| server | session (ms) | × floor | initialize | initialized | tools/call | tools/list | calls | failed |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const lane of http) {
@@ -185,12 +208,17 @@ async function measureLettaCalls({ lettaRounds: rounds, lettaNodes: nodes } = re
   try {
     const target = upstream.urls('http');
     const stdio = [];
-    for (const node of nodes) stdio.push(await measureStdio(nodeBinary(node), target, rounds));
+    for (const node of nodes) {
+      const binary = nodeBinary(node);
+      stdio.push(await measureStdio(binary, stdioLanes(binary, target), rounds));
+    }
+    log('commands');
+    const commands = await measureStdio(process.execPath, commandLanes(target), rounds);
     log('http sessions');
     const http = await measureHttp(target, rounds);
     log('first calls');
     const firstCalls = await measureFirstCalls(upstream, certificates, rounds);
-    return renderLettaCalls({ rounds, stdio, http, firstCalls });
+    return renderLettaCalls({ rounds, stdio, commands, http, firstCalls });
   } finally {
     await upstream.stop();
     removeCertificates(certificates);

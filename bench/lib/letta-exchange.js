@@ -24,13 +24,13 @@ function textOf(answer) {
 
 /**
  * Spawns `command args` with env and drives the stdio exchange (or, with exchange=false, only
- * waits for the exit: bare node). Resolves to { answerMs, totalMs, text }: from spawn to the
+ * waits for the exit: bare node), in cwd. Resolves to { answerMs, totalMs, text }: from spawn to the
  * tools/call answer and to the exit, and the call's text.
  */
-function stdioCall({ command, args, env, callArgs, exchange = true }) {
+function stdioCall({ command, args, env, callArgs, exchange = true, cwd }) {
   return new Promise((resolve, reject) => {
     const startedAt = performance.now();
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'ignore'] });
     const hung = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')}: no exit after ${EXCHANGE_TIMEOUT_MS} ms`));
