@@ -11,8 +11,8 @@ const NEWLINE = 0x0a;
 /**
  * Reads stdin (any Readable of Buffers) line by line: onLine(text) for each whole line (UTF-8,
  * one trailing \r removed, as the SDK's stdio transport reads it), onOversized() once for each
- * line over maxLineBytes (newline excluded), onEnd() when the stream ends. A last line without
- * its newline is never a message. stop() stops reading for good.
+ * line over maxLineBytes (newline excluded), onEnd() once when the stream ends or closes. A last
+ * line without its newline is never a message. stop() stops reading for good (no onEnd after it).
  */
 function readLines(stream, { onLine, onOversized, onEnd, maxLineBytes = MAX_LINE_BYTES }) {
   let pieces = [];
@@ -47,12 +47,20 @@ function readLines(stream, { onLine, onOversized, onEnd, maxLineBytes = MAX_LINE
     keep(chunk.subarray(start));
   };
 
+  // A stdin that fails or is destroyed closes without ending: for the session, the same goodbye.
+  let ended = false;
+  const onClosed = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
   stream.on('data', onData);
-  stream.once('end', onEnd);
+  stream.once('end', onClosed);
+  stream.once('close', onClosed);
   return {
     stop() {
+      ended = true;
       stream.off('data', onData);
-      stream.off('end', onEnd);
       stream.pause();
     },
   };

@@ -11,8 +11,9 @@
 const { FIND_TOOLS_TOOL } = require('./tool');
 const { SERVER_INFO, CAPABILITIES } = require('./identity');
 
-// The 2025 revisions whose initialize the SDK answers by echoing them; any other the SDK answers.
-const LEAN_PROTOCOL_VERSIONS = Object.freeze(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+// The 2025-era revisions the SDK echoes in its initialize answer; an initialize offering any other
+// goes to the SDK.
+const LEAN_PROTOCOL_VERSIONS = Object.freeze(['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07']);
 const INTERNAL_ERROR = -32603;
 
 const isPlainObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
