@@ -139,9 +139,14 @@ async function measureHttp(target, rounds) {
   });
 }
 
-function firstCall(target, caFile) {
+function firstCall(target, caFile, toolId) {
   return new Promise((resolve, reject) => {
-    const env = { PATH: process.env.PATH, BENCH_FIRST_CALL_TARGET: JSON.stringify(target), ...(caFile && { NODE_EXTRA_CA_CERTS: caFile }) };
+    const env = {
+      PATH: process.env.PATH,
+      BENCH_FIRST_CALL_TARGET: JSON.stringify(target),
+      ...(caFile && { NODE_EXTRA_CA_CERTS: caFile }),
+      ...(toolId && { BENCH_FIRST_CALL_TOOL_ID: toolId }),
+    };
     const child = spawn(process.execPath, [FIRST_CALL], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
@@ -154,11 +159,13 @@ async function measureFirstCalls(upstream, certificates, rounds) {
   const schemes = [
     { scheme: 'http', target: upstream.urls('http'), caFile: undefined },
     { scheme: 'https', target: upstream.urls('https'), caFile: certificates.caFile },
+    { scheme: 'http, FIND_TOOLS_TOOL_ID set', target: upstream.urls('http'), caFile: undefined, toolId: FIND_TOOLS_ID },
+    { scheme: 'https, FIND_TOOLS_TOOL_ID set', target: upstream.urls('https'), caFile: certificates.caFile, toolId: FIND_TOOLS_ID },
   ];
   const samples = new Map(schemes.map((scheme) => [scheme, { firstMs: [], warmMs: [], connections: [] }]));
   for (let round = 0; round < rounds; round += 1) {
     for (const scheme of rotate(schemes, round)) {
-      const result = await firstCall(scheme.target, scheme.caFile);
+      const result = await firstCall(scheme.target, scheme.caFile, scheme.toolId);
       const sample = samples.get(scheme);
       sample.firstMs.push(result.firstMs);
       sample.warmMs.push(median(result.warmMs));
@@ -195,7 +202,7 @@ function renderLettaCalls({ rounds, stdio, commands, http, firstCalls }) {
   for (const lane of http) {
     out.push(`| ${lane.label} | ${ms(lane.totalMs)} | ${lane.ratio.toFixed(3)} | ${lane.requestMs.map(ms).join(' | ')} | ${lane.calls} | ${lane.failures} |`);
   }
-  out.push('', '### The first call of a fresh process vs warm calls (native client, lookup + attach every call)', '');
+  out.push('', '### The first call of a fresh process vs warm calls making the same requests (native client, no lookup cache)', '');
   out.push('| upstream | first call (ms) | warm call (ms) | first − warm (ms) | connections opened |', '|---|---:|---:|---:|---:|');
   for (const lane of firstCalls) out.push(`| ${lane.scheme} | ${ms(lane.firstMs)} | ${ms(lane.warmMs)} | ${ms(lane.extraMs)} | ${lane.connections} |`);
   return `${out.join('\n')}\n`;
