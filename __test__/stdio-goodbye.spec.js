@@ -1,12 +1,12 @@
 'use strict';
 
 // How a stdio session ends and what a line over the limit does (BEHAVIOUR.md §6), through a raw
-// pipe, on the lean path and with the SDK serving every message (MCP_STDIO_LEAN=false): the
+// pipe, on the lean path and with the SDK serving (MCP_STDIO_LEAN=false, and the 2026-07-28 era): the
 // client's goodbye (stdin closed) gets every answer, a SIGTERM after it cancels what is left,
 // and an oversized line is refused without ending the session.
 
 const { startUpstream, answerAfter } = require('./helpers/upstream');
-const { initializeLine, INITIALIZED_LINE, toolCallLine, toolsListLine, startPipe, runPipe, until, sleep } = require('./helpers/stdio-pipe');
+const { initializeLine, INITIALIZED_LINE, toolCallLine, startPipe, runPipe, until, sleep } = require('./helpers/stdio-pipe');
 const { MAX_LINE_BYTES } = require('../src/server/line-reader');
 
 const AGENT = 'agent-goodbye';
@@ -46,30 +46,43 @@ const envFor = (extra) => ({
 });
 const byId = (lines) => Object.fromEntries(lines.map((line) => JSON.parse(line)).map((message) => [message.id, message]));
 
+// The 2026-07-28 era: no initialize, an envelope on every request; the SDK serves it.
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'goodbye-spec', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+const modernCallLine = (id, args) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'find_tools', arguments: args, _meta: ENVELOPE } });
+
 describe.each([
-  ['the lean path', {}],
-  ['the SDK', { MCP_STDIO_LEAN: 'false' }],
-])('over stdio, served by %s', (_, pathEnv) => {
+  ['the lean path, 2025 era', {}, OPENING, toolCallLine],
+  ['the SDK, 2025 era', { MCP_STDIO_LEAN: 'false' }, OPENING, toolCallLine],
+  ['the SDK, 2026-07-28 era', {}, [], modernCallLine],
+])('over stdio, served by %s', (_, pathEnv, opening, callLine) => {
+  const openingIds = opening.length > 0 ? ['0'] : [];
+
   test('a call written just before stdin closes is answered and attached, then the server exits 0', async () => {
     lookupDelayMs = 300;
-    const { exit, lines, stderr } = await runPipe(envFor(pathEnv), [...OPENING, toolCallLine(1, ARGS), toolsListLine(2)]);
+    const { exit, lines, stderr } = await runPipe(envFor(pathEnv), [...opening, callLine(1, ARGS), callLine(2, ARGS)]);
     expect(exit).toEqual({ code: 0, signal: null });
     const answers = byId(lines);
-    expect(Object.keys(answers).sort()).toEqual(['0', '1', '2']);
+    expect(Object.keys(answers).sort()).toEqual([...openingIds, '1', '2']);
+    expect(answers[2].result.content).toEqual([{ type: 'text', text: RESULT }]);
     expect(answers[1].result.content).toEqual([{ type: 'text', text: RESULT }]);
-    expect(toolSelector.requests).toHaveLength(1);
-    expect(stderr).toContain('stdin closed: stopping; 1 call(s) in flight');
+    expect(toolSelector.requests).toHaveLength(2);
+    expect(stderr).toContain('stdin closed: stopping; 2 call(s) in flight');
   });
 
   test('a SIGTERM after stdin closed cancels the call in flight: nothing attached, exit at once', async () => {
     lookupDelayMs = 1500;
     const pipe = await startPipe(envFor(pathEnv));
-    await pipe.send([...OPENING, toolCallLine(1, ARGS)]);
+    await pipe.send([...opening, callLine(1, ARGS)]);
     pipe.child.stdin.end();
     await until(() => letta.requests.length === 1, 'the lookup');
     pipe.child.kill('SIGTERM');
     expect(await pipe.exited()).toEqual({ code: 0, signal: null });
-    expect(Object.keys(byId(pipe.stdoutLines()))).toEqual(['0']);
+    expect(Object.keys(byId(pipe.stdoutLines()))).toEqual(openingIds);
     expect(pipe.output.stderr).toContain('SIGTERM after stdin closed: cancelling 1 call(s) in flight and stopping');
     // Past the moment the lookup is answered, had the call lived on.
     await sleep(lookupDelayMs);
@@ -79,18 +92,18 @@ describe.each([
   test('a line over the limit gets a JSON-RPC error with id null, and the session goes on', async () => {
     lookupDelayMs = 0;
     const { exit, lines, stderr } = await runPipe(envFor(pathEnv), [
-      ...OPENING,
+      ...opening,
       // At the limit: read whole, and skipped as any line that is not JSON.
       'x'.repeat(MAX_LINE_BYTES),
       `{"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"pad": "${'x'.repeat(3 * MAX_LINE_BYTES)}"}}`,
-      toolCallLine(1, ARGS),
+      callLine(1, ARGS),
     ]);
     expect(exit).toEqual({ code: 0, signal: null });
     const answers = lines.map((line) => JSON.parse(line));
     expect(answers.filter((answer) => answer.id === null)).toEqual([
       { jsonrpc: '2.0', id: null, error: { code: -32700, message: `Parse error: line over ${MAX_LINE_BYTES} bytes` } },
     ]);
-    expect(Object.keys(byId(lines)).sort()).toEqual(['0', '1', 'null']);
+    expect(Object.keys(byId(lines)).sort()).toEqual([...openingIds, '1', 'null']);
     expect(byId(lines)[1].result.content).toEqual([{ type: 'text', text: RESULT }]);
     expect(toolSelector.requests).toHaveLength(1);
     expect(stderr).toContain(`stdin: a line over ${MAX_LINE_BYTES} bytes was skipped`);
