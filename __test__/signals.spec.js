@@ -80,6 +80,16 @@ describe('every promise settles, whatever the signal or options do', () => {
 
   const resolves = { settled: 'resolved', value: OK_LINE };
   const rejects = (message, name = 'Error') => ({ settled: 'rejected', name, message });
+  // Node 24 cannot listen to a frozen AbortSignal (addEventListener throws a TypeError): there the
+  // call rejects with that error and sends nothing; earlier Nodes listen, and the call proceeds.
+  const frozenSignal = (() => {
+    try {
+      Object.freeze(new AbortController().signal).addEventListener('abort', () => {});
+      return { expected: resolves, sent: 1 };
+    } catch (error) {
+      return { expected: rejects(error.message, error.name), sent: 0 };
+    }
+  })();
 
   test.each([
     ['addEventListener throws', rejects('addEventListener threw'), 0],
@@ -96,7 +106,7 @@ describe('every promise settles, whatever the signal or options do', () => {
     ['a Proxy as options whose get trap throws', rejects('options get trap threw'), 0],
     ['a Proxy as options around a real signal, aborted during the call', rejects('This operation was aborted', 'AbortError'), null],
     ['a frozen options object, aborted during the call', rejects('This operation was aborted', 'AbortError'), null],
-    ['a frozen options object with a frozen signal, not aborted', resolves, 1],
+    ['a frozen options object with a frozen signal, not aborted', frozenSignal.expected, frozenSignal.sent],
     ['a signal from a vm context, aborted during the call', rejects('vm abort'), null],
     ['options from a vm context, not aborted', resolves, 1],
     ['a signal posted through a MessagePort', rejects('options.signal must be an AbortSignal', 'TypeError'), 0],

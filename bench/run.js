@@ -10,6 +10,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
 const { buildCases } = require('./cases');
+const { measureLettaCalls } = require('./letta-calls');
 const { renderChart } = require('./chart');
 const { renderMarkdown, renderText } = require('./report');
 const { makeCertificates, removeCertificates } = require('./lib/certificates');
@@ -269,6 +270,7 @@ async function main() {
   });
   writeResults(settings, summary);
   process.stdout.write(renderText(summary));
+  if (settings.lettaRounds) process.stdout.write(`\n${await measureLettaCalls(settings)}`);
 }
 
 main().catch((error) => {

@@ -3,15 +3,13 @@
 
 // The letta-find-tools MCP server: `node src/index.js` serves stdio, `--http` Streamable HTTP.
 
-const { serveStdio } = require('@modelcontextprotocol/server/stdio');
+// A stdio server is spawned for every call (as Letta runs it), so this loads only what stdio needs:
+// the SDK and the HTTP modules are required where they are used.
 const { readServerConfig } = require('./server/config');
 const { createBackend } = require('./server/backends');
 const { InFlight } = require('./server/in-flight');
-const { createMetrics } = require('./server/metrics');
 const { createFindTools, createCallToolHandler } = require('./server/tool');
-const { createMcpServer } = require('./server/mcp-server');
-const { startHttpServer } = require('./server/http-server');
-const { isLoopback } = require('./server/guards');
+const { serveStdio } = require('./server/stdio-server');
 const log = require('./server/log');
 
 const USAGE = 'usage: letta-find-tools-mcp [--stdio | --http]';
@@ -22,18 +20,11 @@ function transportFromArgv(argv) {
   return argv.includes('--http') ? 'http' : 'stdio';
 }
 
-// serveStdio pins one server to the connection, in whichever era its first message speaks.
-function serveOverStdio(createServer) {
-  const handle = serveStdio(createServer, { onerror: (error) => log.warn(`MCP: ${error.message}`) });
-  log.info('serving MCP over stdio');
-  return {
-    // Answers to calls already read still go out on stdout.
-    stopAccepting: () => process.stdin.pause(),
-    close: () => handle.close(),
-  };
-}
+const createMcpServer = (callTool) => require('./server/mcp-server').createMcpServer(callTool);
 
 async function serveHttp(options) {
+  const { startHttpServer } = require('./server/http-server');
+  const { isLoopback } = require('./server/guards');
   if (!options.authToken && !isLoopback(options.host)) {
     log.warn(`bound to ${options.host} without MCP_AUTH_TOKEN: anyone who can reach the port can change any agent's tools`);
   }
@@ -41,10 +32,6 @@ async function serveHttp(options) {
   const auth = options.authToken ? 'bearer token required' : 'no auth';
   log.info(`listening on http://${options.host}:${http.port} (MCP at /mcp, POST /find_tools, GET /health, GET /metrics; ${auth})`);
   return http;
-}
-
-function flushStdout() {
-  return new Promise((resolve) => process.stdout.write('', resolve));
 }
 
 /** Stops accepting, lets calls in flight finish (at most timeoutMs), closes everything, exits. */
@@ -64,7 +51,6 @@ function gracefulShutdown({ serving, backend, inFlight, timeoutMs }) {
       await new Promise((resolve) => setImmediate(resolve));
       await serving.close();
       backend.close();
-      await flushStdout();
     } catch (error) {
       log.error(`shutdown: ${error.stack ?? error}`);
       exitCode = 1;
@@ -94,24 +80,21 @@ async function main() {
   log.info(`find_tools backend: ${backend.description}`);
 
   const inFlight = new InFlight();
-  const metrics = createMetrics({ backend, inFlight });
+  // Only HTTP serves /metrics.
+  const { createMetrics, UNCOUNTED } = require('./server/metrics');
+  const metrics = transport === 'http' ? createMetrics({ backend, inFlight }) : UNCOUNTED;
   const findTools = createFindTools({ backend, agentIdPolicy: config.agentId, inFlight, metrics });
   const callTool = createCallToolHandler(findTools);
   const createServer = () => createMcpServer(callTool);
 
-  const serving =
-    transport === 'http'
-      ? await serveHttp({ ...config.http, createServer, findTools, backend, inFlight, metrics })
-      : serveOverStdio(createServer);
-
+  if (transport === 'stdio') {
+    serveStdio({ createServer, callTool, inFlight, lean: config.stdioLean, shutdownTimeoutMs: config.shutdownTimeoutMs, close: () => backend.close() });
+    return;
+  }
+  const serving = await serveHttp({ ...config.http, createServer, findTools, backend, inFlight, metrics });
   const shutdown = gracefulShutdown({ serving, backend, inFlight, timeoutMs: config.shutdownTimeoutMs });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  if (transport === 'stdio') {
-    // The MCP client closing our stdin is its way of saying goodbye; a closed stdout (EPIPE) means it is gone.
-    process.stdin.on('end', () => shutdown('stdin closed'));
-    process.stdout.on('error', (error) => shutdown(`stdout: ${error.code ?? error.message}`));
-  }
 }
 
 main().catch((error) => {

@@ -30,6 +30,10 @@ function readSettings() {
     soakPaths: list('BENCH_SOAK_PATHS') || ['native'],
     serverSoakTransports: list('BENCH_SOAK_SERVER') || ['stdio', 'http'],
     cases: list('BENCH_CASES'),
+    // The section of a find_tools call as Letta makes it (letta-calls.js); 0 skips it.
+    lettaRounds: integer('BENCH_LETTA_ROUNDS', 15),
+    // 'current' is the Node running the bench; a major is the one scripts/node-versions.js pins.
+    lettaNodes: list('BENCH_LETTA_NODES') || ['current', '22'],
     // A checkout of an earlier version (built, with its node_modules) whose server joins the server section.
     serverBefore: process.env.BENCH_SERVER_BEFORE || null,
     pin: process.env.BENCH_PIN !== '0',

@@ -7,7 +7,6 @@
 
 const fs = require('node:fs');
 const log = require('./log');
-const { runLegacyScript } = require('./legacy');
 
 /**
  * The counts the native client keeps in stats(), kept in JS for the backends that have no
@@ -44,6 +43,8 @@ function nativeBackend(addon) {
 }
 
 function legacyBackend(script, processTimeoutMs) {
+  // Here, not at the top: node:child_process is a few ms of a stdio server's start-up otherwise.
+  const { runLegacyScript } = require('./legacy');
   if (!fs.existsSync(script)) log.warn(`FIND_TOOLS_LEGACY_SCRIPT ${script} does not exist; calls will fail`);
   const tally = callTally();
   return {

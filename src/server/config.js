@@ -112,6 +112,7 @@ function readServerConfig(env = process.env) {
       allowedHosts: list(env, 'MCP_ALLOWED_HOSTS'),
     },
     shutdownTimeoutMs: positiveMilliseconds(env, 'SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    stdioLean: flag(env, 'MCP_STDIO_LEAN', true),
   };
 }
 

@@ -6,13 +6,11 @@
 
 const { Server } = require('@modelcontextprotocol/server');
 const { FIND_TOOLS_TOOL } = require('./tool');
-const { version } = require('../../package.json');
+const { SERVER_INFO, CAPABILITIES } = require('./identity');
 const log = require('./log');
 
-const SERVER_NAME = 'letta-tools-selector';
-
 function createMcpServer(callTool) {
-  const server = new Server({ name: SERVER_NAME, version }, { capabilities: { tools: {} } });
+  const server = new Server({ ...SERVER_INFO }, { capabilities: CAPABILITIES });
   server.setRequestHandler('tools/list', async () => ({ tools: [FIND_TOOLS_TOOL] }));
   server.setRequestHandler('tools/call', callTool);
   server.onerror = (error) => log.warn(`MCP: ${error.message}`);

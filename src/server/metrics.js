@@ -4,15 +4,15 @@
 // the calls it answered, its errors and timeouts (the native client's own counters, or the JS
 // tally of the other backends); this module counts only what only the server sees: calls
 // refused before any backend (agent id errors, a backend that threw), the time to answer a
-// call through the server, and the calls in flight.
-
-const promClient = require('prom-client');
+// call through the server, and the calls in flight. prom-client is loaded only by createMetrics:
+// over stdio nothing serves /metrics, and a server spawned per call pays for every module it loads.
 
 const PREFIX = 'letta_find_tools_';
 const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** backend: from backends.js; inFlight: an InFlight. */
 function createMetrics({ backend, inFlight }) {
+  const promClient = require('prom-client');
   const registry = new promClient.Registry();
   const registers = [registry];
   let refusedCalls = 0;
@@ -76,4 +76,7 @@ function createMetrics({ backend, inFlight }) {
   };
 }
 
-module.exports = { createMetrics };
+/** What the calls count into where nothing serves /metrics (stdio): nothing. */
+const UNCOUNTED = Object.freeze({ refused() {}, observe() {} });
+
+module.exports = { createMetrics, UNCOUNTED };

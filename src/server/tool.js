@@ -2,7 +2,6 @@
 
 // The find_tools tool: its listing (BEHAVIOUR.md §6) and the handling of one call.
 
-const { ProtocolError, ProtocolErrorCode } = require('@modelcontextprotocol/server');
 const { resolveAgentId, AgentIdError } = require('./agent-id');
 const { INPUT_SCHEMA, coerceArguments } = require('./arguments');
 const log = require('./log');
@@ -72,6 +71,8 @@ function createFindTools({ backend, agentIdPolicy, inFlight, metrics }) {
 function createCallToolHandler(findTools) {
   return async function callTool(request, ctx) {
     if (request.params.name !== FIND_TOOLS_TOOL.name) {
+      // Only the SDK's server gets here (the stdio lean path hands such calls to it), so only it loads the SDK.
+      const { ProtocolError, ProtocolErrorCode } = require('@modelcontextprotocol/server');
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     }
     const httpRequest = ctx.http?.req;
