@@ -49,7 +49,7 @@ async function build(root, env, logPath) {
   await step('tar', ['-xzf', `letta-${LETTA_VERSION}.tar.gz`], { cwd: sdistDir });
   const requirements = path.join(root, 'requirements.txt');
   await step(python, ['-m', 'uv', 'export', '--frozen', '--no-dev', ...LETTA_EXTRAS.flatMap((extra) => ['--extra', extra]),
-    '--no-emit-project', ...SKIPPED_PACKAGES.flatMap((name) => ['--no-emit-package', name]), '-o', requirements], { cwd: sdist });
+    '--no-emit-project', '--quiet', ...SKIPPED_PACKAGES.flatMap((name) => ['--no-emit-package', name]), '-o', requirements], { cwd: sdist });
   await step(python, ['-m', 'uv', 'pip', 'install', '--python', python, '-r', requirements]);
   await step(python, ['-m', 'uv', 'pip', 'install', '--python', python, '--no-deps', `letta==${LETTA_VERSION}`,
     `pgserver==${PGSERVER_VERSION}`]);
@@ -74,8 +74,8 @@ async function ensureLetta({ onBuild }) {
   const logPath = `${root}.install.log`;
   fs.rmSync(logPath, { force: true });
   onBuild(root, logPath);
-  const env = { PATH: process.env.PATH, HOME: os.homedir(), ...pickDefined(process.env, ['XDG_CACHE_HOME', 'UV_CACHE_DIR',
-    'PIP_INDEX_URL', 'UV_INDEX_URL', 'PIP_CACHE_DIR']) };
+  // The user's own pip and uv settings (index, proxy, certificates) apply, as to any install.
+  const env = process.env;
   try {
     await build(partial, env, logPath);
     fs.renameSync(partial, root);
@@ -84,10 +84,6 @@ async function ensureLetta({ onBuild }) {
     throw error;
   }
   return layout(root);
-}
-
-function pickDefined(env, names) {
-  return Object.fromEntries(names.filter((name) => env[name]).map((name) => [name, env[name]]));
 }
 
 module.exports = { ensureLetta, sitePackagesOf, LETTA_VERSION };

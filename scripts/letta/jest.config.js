@@ -8,5 +8,6 @@ module.exports = {
   testMatch: ['<rootDir>/__test__/letta/*.letta.js'],
   // Letta starts our stdio server for every call; a call is seconds, a spec file many calls.
   testTimeout: 120000,
+  verbose: true,
   reporters: ['default', '<rootDir>/__test__/summary-reporter.js'],
 };
