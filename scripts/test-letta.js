@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { ensureLetta, LETTA_VERSION } = require('./letta/install.js');
-const { Services } = require('./letta/processes.js');
+const { Services, track, killCommands } = require('./letta/processes.js');
 const { startPostgres, startLetta } = require('./letta/servers.js');
 
 const ROOT = path.join(__dirname, '..');
@@ -25,11 +25,11 @@ function hasPython() {
 
 function runJest(lettaUrl) {
   return new Promise((resolve, reject) => {
-    const jest = spawn(process.execPath, [require.resolve('jest/bin/jest'), '--config', path.join(__dirname, 'letta', 'jest.config.js'), '--runInBand'], {
+    const jest = track(spawn(process.execPath, [require.resolve('jest/bin/jest'), '--config', path.join(__dirname, 'letta', 'jest.config.js'), '--runInBand'], {
       cwd: ROOT,
       env: { ...process.env, LETTA_TEST_API_URL: lettaUrl },
       stdio: 'inherit',
-    });
+    }));
     const hung = setTimeout(() => jest.kill('SIGKILL'), JEST_TIMEOUT_MS);
     jest.once('error', reject);
     jest.once('exit', (code, signal) => {
@@ -60,6 +60,7 @@ if (!hasPython()) {
   const stopAndExit = async (code) => {
     if (stopping) return;
     stopping = true;
+    killCommands();
     await services.stopAll();
     process.exit(code);
   };

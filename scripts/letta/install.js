@@ -62,6 +62,25 @@ function sitePackagesOf({ root }) {
   return path.join(lib, pythonDir, 'site-packages');
 }
 
+/** Builds whose process is gone (killed mid-install); one still running is left alone. */
+function removeAbandonedBuilds(root) {
+  const prefix = `${path.basename(root)}.partial-`;
+  for (const name of fs.readdirSync(path.dirname(root))) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && !isAlive(pid)) fs.rmSync(path.join(path.dirname(root), name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
 /**
  * Resolves to the layout of the cached install, building it first when it is not there; a failed
  * build rejects (and leaves nothing behind that a later run would take for finished).
@@ -70,7 +89,9 @@ async function ensureLetta({ onBuild }) {
   const root = cacheDir();
   if (fs.existsSync(root)) return layout(root);
   fs.mkdirSync(path.dirname(root), { recursive: true });
-  const partial = fs.mkdtempSync(`${root}.partial-`);
+  removeAbandonedBuilds(root);
+  const partial = `${root}.partial-${process.pid}`;
+  fs.mkdirSync(partial);
   const logPath = `${root}.install.log`;
   fs.rmSync(logPath, { force: true });
   onBuild(root, logPath);
@@ -81,7 +102,8 @@ async function ensureLetta({ onBuild }) {
     fs.renameSync(partial, root);
   } catch (error) {
     fs.rmSync(partial, { recursive: true, force: true });
-    throw error;
+    // A run alongside finished first: its install is as good.
+    if (!fs.existsSync(root)) throw error;
   }
   return layout(root);
 }

@@ -8,6 +8,8 @@ const fs = require('node:fs');
 const net = require('node:net');
 
 const POLL_INTERVAL_MS = 250;
+// Commands running to completion (installs, migrations, jest): on SIGINT they are killed by pid.
+const commands = new Set();
 // A service given this long after SIGTERM (postgres's "smart" shutdown, uvicorn's) is SIGKILLed.
 const STOP_GRACE_MS = 10000;
 
@@ -18,7 +20,7 @@ const STOP_GRACE_MS = 10000;
 function runLogged(command, args, { env, cwd, logPath, timeoutMs }) {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logPath, 'a');
-    const child = spawn(command, args, { env, cwd, stdio: ['ignore', log, log] });
+    const child = track(spawn(command, args, { env, cwd, stdio: ['ignore', log, log] }));
     fs.closeSync(log);
     const overrun = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (error) => {
@@ -32,6 +34,17 @@ function runLogged(command, args, { env, cwd, logPath, timeoutMs }) {
       reject(new Error(`${command} ${args.join(' ')} ${how}; its log (${logPath}) ends:\n${tailOf(logPath)}`));
     });
   });
+}
+
+/** Registers a command's child so that killCommands() ends it; returns the child. */
+function track(child) {
+  commands.add(child);
+  child.once('exit', () => commands.delete(child));
+  return child;
+}
+
+function killCommands() {
+  for (const child of commands) if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
 }
 
 function tailOf(logPath, lines = 40) {
@@ -116,4 +129,4 @@ function accepts(port) {
   });
 }
 
-module.exports = { runLogged, Services, waitUntilReady, freePort, accepts };
+module.exports = { runLogged, track, killCommands, Services, waitUntilReady, freePort, accepts };
