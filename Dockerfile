@@ -29,17 +29,19 @@ RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no
 # Only the Rust sources and the JS the addon compiles in: an edit to the server's JS leaves this
 # layer, and the addon, cached.
 COPY Cargo.toml Cargo.lock build.rs ./
-COPY src/*.rs src/abort-listeners.js src/
+COPY src/*.rs src/
+COPY src/napi/ src/napi/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/build/target \
     npm run build
 
 # ---------------------------------------------------------------------------------------------
-# The server's JS, wherever it lives under src/, and nothing else from there.
+# The server's JS, wherever it lives under src/, and nothing else from there (src/napi/ is the
+# addon's, compiled into it).
 FROM node:${NODE_VERSION}-bookworm-slim AS server-js
 WORKDIR /sources
 COPY src/ src/
-RUN find src -type f ! -name '*.js' -delete && find src -type d -empty -delete
+RUN rm -r src/napi && find src -type f ! -name '*.js' -delete && find src -type d -empty -delete
 
 # ---------------------------------------------------------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -54,7 +56,7 @@ RUN --mount=type=bind,source=package-lock.json,target=/app/package-lock.json \
     --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-COPY index.js ./
+COPY index.js load-binding.js ./
 COPY --from=build /build/binding.js /build/letta-find-tools.*.node ./
 COPY --from=server-js /sources/src/ ./src/
 

@@ -21,7 +21,7 @@ function sendJson(res, status, text) {
 function selectorAndLetta({ agentTools = [{ name: 'find_tools', id: 'tool-ft' }], attach } = {}) {
   return startUpstream(async (req, res, body) => {
     if (req.url.startsWith('/v1/agents/')) return sendJson(res, 200, JSON.stringify(agentTools));
-    if (req.url === '/v1/tools') return sendJson(res, 200, '[]');
+    if (req.url.startsWith('/v1/tools/?')) return sendJson(res, 200, '[]');
     if (attach) return attach(req, res, body);
     return sendJson(res, 200, OK_BODY);
   });
@@ -105,7 +105,7 @@ describe('find_tools id lookup cache', () => {
     const client = clientFor(upstream);
     await client.findTools({ query: 'q', agent_id: 'agent-1' });
     await client.findTools({ query: 'q', agent_id: 'agent-1' });
-    expect(lookups(upstream).map((r) => r.path)).toEqual(['/v1/agents/agent-1/tools']);
+    expect(lookups(upstream).map((r) => r.path)).toEqual(['/v1/agents/agent-1/tools?limit=1000&order=desc']);
     expect(attaches(upstream)).toHaveLength(2);
     expect(client.stats()).toMatchObject({ lookupCacheMisses: 1, lookupCacheHits: 1 });
     client.close();
@@ -166,7 +166,7 @@ describe('find_tools id lookup cache', () => {
     const upstream = await selectorAndLetta();
     const client = clientFor(upstream);
     await client.findTools({ agent_id: '../../tools?x=1#' });
-    expect(lookups(upstream)[0].path).toBe('/v1/agents/..%2F..%2Ftools%3Fx%3D1%23/tools');
+    expect(lookups(upstream)[0].path).toBe('/v1/agents/..%2F..%2Ftools%3Fx%3D1%23/tools?limit=1000&order=desc');
     client.close();
     await upstream.close();
   });

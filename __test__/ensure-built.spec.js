@@ -8,21 +8,21 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { platformName } = require('../src/load-binding.js');
+const { platformName } = require('../load-binding.js');
 
 const ROOT = path.join(__dirname, '..');
 const BINARY = `letta-find-tools.${platformName()}.node`;
 
 function scratchProject({ withCargo }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ensure-built-'));
-  for (const file of ['scripts/ensure-built.js', 'src/load-binding.js', 'Cargo.toml', 'Cargo.lock', 'build.rs']) {
+  for (const file of ['scripts/ensure-built.js', 'load-binding.js', 'Cargo.toml', 'Cargo.lock', 'build.rs']) {
     fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
   }
-  fs.mkdirSync(path.join(dir, 'src', 'nested'));
+  fs.mkdirSync(path.join(dir, 'src', 'napi'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'src', 'lib.rs'), '');
-  fs.writeFileSync(path.join(dir, 'src', 'nested', 'deep.rs'), '');
-  fs.writeFileSync(path.join(dir, 'src', 'abort-listeners.js'), '');
+  fs.writeFileSync(path.join(dir, 'src', 'napi', 'deep.rs'), '');
+  fs.writeFileSync(path.join(dir, 'src', 'napi', 'abort-listeners.js'), '');
   fs.writeFileSync(path.join(dir, 'src', 'index.js'), '');
   const build = `node -e "require('fs').appendFileSync('builds.log', 'built\\n'); require('fs').writeFileSync('${BINARY}', '')"`;
   fs.writeFileSync(
@@ -80,7 +80,7 @@ test('a binary newer than every Rust input is left alone', () => {
   expect(ensureBuilt(clone)).toMatchObject({ status: 0, builds: 1, stderr: '' });
 });
 
-const RUST_INPUTS = ['src/lib.rs', 'src/nested/deep.rs', 'src/abort-listeners.js', 'Cargo.toml', 'Cargo.lock', 'build.rs'];
+const RUST_INPUTS = ['src/lib.rs', 'src/napi/deep.rs', 'src/napi/abort-listeners.js', 'Cargo.toml', 'Cargo.lock', 'build.rs'];
 
 test.each(RUST_INPUTS.slice(1))('an edit to %s makes the binary stale', (file) => {
   const clone = project({ withCargo: true });

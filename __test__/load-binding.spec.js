@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const ENTRY_FILES = ['index.js', 'binding.js', path.join('src', 'load-binding.js')];
+const ENTRY_FILES = ['index.js', 'binding.js', 'load-binding.js'];
 const MAIN_PACKAGE = require('../package.json');
 
 // Reports what require() threw as one JSON line on stdout.

@@ -3,7 +3,7 @@
 const http = require('node:http');
 
 const { startSandbox, CATALOGUE, FIND_TOOLS_TOOL, scoreTool, pythonFloatRepr } = require('../sandbox/server');
-const { startUpstream, startGoldenUpstream, loadGoldens, envForCase } = require('./helpers/upstream');
+const { startUpstream, startGoldenUpstream, loadGoldens, envForCase, withTodaysLookupUrl } = require('./helpers/upstream');
 
 const toolNamed = (name) => CATALOGUE.find((tool) => tool.name === name);
 
@@ -147,7 +147,7 @@ describe('sandbox Tool Selector', () => {
     expect(second.details.preserved_tools).toEqual([FIND_TOOLS_TOOL.id, 'tool-email-send']);
     expect(sandbox.state.agents.get('agent-demo')).toEqual([FIND_TOOLS_TOOL.id, 'tool-email-send', 'tool-weather-forecast']);
 
-    const listed = await call(`${sandbox.lettaUrl}/agents/agent-demo/tools`);
+    const listed = await call(`${sandbox.lettaUrl}/agents/agent-demo/tools?order=asc`);
     expect(JSON.parse(listed.text).map((tool) => tool.name)).toEqual(['find_tools', 'send_email', 'weather_forecast']);
   });
 
@@ -198,15 +198,30 @@ describe('sandbox Letta API', () => {
   });
   afterEach(() => sandbox.close());
 
-  test('lists an agent\'s tools as {id, name}', async () => {
+  const summary = (tool) => ({ id: tool.id, name: tool.name, description: tool.description });
+  const names = (response) => JSON.parse(response.text).map((tool) => tool.name);
+
+  test("lists an agent's tools as Letta 0.16.8 does: by creation time, newest first, 10 to a page", async () => {
     const response = await call(`${sandbox.lettaUrl}/agents/agent-demo/tools`);
 
     expect(sandbox.lettaUrl).toMatch(/\/v1$/);
     expect(response.status).toBe(200);
-    expect(JSON.parse(response.text)).toEqual([
-      { id: 'tool-find-tools', name: 'find_tools' },
-      { id: 'tool-weather-forecast', name: 'weather_forecast' },
-    ]);
+    expect(JSON.parse(response.text)).toEqual([summary(toolNamed('weather_forecast')), summary(FIND_TOOLS_TOOL)]);
+
+    // find_tools is the oldest tool: an agent with more than one page of tools has it on none
+    // but the last, as on a real Letta.
+    sandbox.state.agents.set('agent-many', [FIND_TOOLS_TOOL.id, ...CATALOGUE.slice(0, 11).map((tool) => tool.id)]);
+    const firstPage = names(await call(`${sandbox.lettaUrl}/agents/agent-many/tools`));
+    expect(firstPage).toEqual(CATALOGUE.slice(1, 11).map((tool) => tool.name).reverse());
+    expect(names(await call(`${sandbox.lettaUrl}/agents/agent-many/tools?limit=1000&order=desc`)).at(-1)).toBe('find_tools');
+    expect(names(await call(`${sandbox.lettaUrl}/agents/agent-many/tools?order=asc&limit=2`))).toEqual(['find_tools', 'web_search']);
+    expect(names(await call(`${sandbox.lettaUrl}/agents/agent-many/tools?limit=0`))).toHaveLength(12);
+  });
+
+  test('refuses a limit or an order it cannot read with a 422, as FastAPI does', async () => {
+    expect((await call(`${sandbox.lettaUrl}/agents/agent-demo/tools?limit=ten`)).status).toBe(422);
+    expect((await call(`${sandbox.lettaUrl}/agents/agent-demo/tools?order=newest`)).status).toBe(422);
+    expect((await call(`${sandbox.lettaUrl}/tools/?limit=1.5`)).status).toBe(422);
   });
 
   test('an unknown agent is 404 {"detail": "Agent not found"}', async () => {
@@ -215,13 +230,30 @@ describe('sandbox Letta API', () => {
     expect(response).toMatchObject({ status: 404, text: '{"detail":"Agent not found"}' });
   });
 
-  test('lists the whole catalogue plus find_tools', async () => {
-    const tools = JSON.parse((await call(`${sandbox.lettaUrl}/tools`)).text);
+  test('answers /v1/tools with a 307 to /v1/tools/, the query kept, as FastAPI does', async () => {
+    const response = await fetch(`${sandbox.lettaUrl}/tools?search=find`, { redirect: 'manual' });
+    await response.arrayBuffer();
+
+    expect(response.status).toBe(307);
+    expect(response.headers.get('location')).toBe(`${sandbox.lettaUrl}/tools/?search=find`);
+  });
+
+  test('lists the whole catalogue plus find_tools on /v1/tools/, 50 to a page, filtered by name or search', async () => {
+    const tools = JSON.parse((await call(`${sandbox.lettaUrl}/tools/`)).text);
 
     expect(CATALOGUE.length).toBeGreaterThanOrEqual(30);
     expect(tools).toHaveLength(CATALOGUE.length + 1);
-    expect(tools).toContainEqual(FIND_TOOLS_TOOL);
-    expect(tools).toContainEqual({ id: 'tool-web-search', name: 'web_search', description: toolNamed('web_search').description });
+    expect(tools[0]).toEqual(summary(CATALOGUE.at(-1)));
+    expect(tools.at(-1)).toEqual(summary(FIND_TOOLS_TOOL));
+    expect(names(await call(`${sandbox.lettaUrl}/tools/?name=find_tools`))).toEqual(['find_tools']);
+    // Letta's search is SQL ILIKE '%term%': any case, `_` any one character.
+    expect(names(await call(`${sandbox.lettaUrl}/tools/?search=FIND_TOOLS&limit=1000&order=desc`))).toEqual(['find_tools']);
+    expect(names(await call(`${sandbox.lettaUrl}/tools/?search=search_&order=asc`))).toEqual([
+      'search_email',
+      'github_search_code',
+      'slack_search_messages',
+    ]);
+    expect(names(await call(`${sandbox.lettaUrl}/tools/?limit=3&order=asc`))).toEqual(['find_tools', 'web_search', 'fetch_url']);
   });
 
   test('percent-decodes the agent id segment, and an unencoded "/" does not reach the agent', async () => {
@@ -230,7 +262,8 @@ describe('sandbox Letta API', () => {
     const encoded = await call(`${sandbox.lettaUrl}/agents/${encodeURIComponent('team/a b')}/tools`);
     const raw = await call(`${sandbox.lettaUrl}/agents/team/a%20b/tools`);
 
-    expect(encoded).toMatchObject({ status: 200, text: '[{"id":"tool-find-tools","name":"find_tools"}]' });
+    expect(encoded.status).toBe(200);
+    expect(JSON.parse(encoded.text)).toEqual([summary(FIND_TOOLS_TOOL)]);
     expect(raw.status).toBe(404);
     expect(sandbox.requests.map((request) => request.path)).toEqual([
       '/v1/agents/team%2Fa%20b/tools',
@@ -401,10 +434,10 @@ describe('golden upstream', () => {
     upstream.setCase(null);
   });
 
-  // Sends a golden's expected requests as legacy did, answering with the fixture.
+  // Sends a golden's expected requests as the client does today, answering with the fixture.
   async function replay(goldenCase) {
     const responses = [];
-    for (const expected of goldenCase.expected_requests) {
+    for (const expected of goldenCase.expected_requests.map(withTodaysLookupUrl)) {
       const base = expected.to === 'letta' ? upstream.lettaUrl : upstream.toolSelectorUrl;
       responses.push(await call(new URL(expected.path, base), { method: expected.method, headers: expected.headers, body: expected.body }));
     }
@@ -424,7 +457,7 @@ describe('golden upstream', () => {
 
     const responses = await replay(goldenCase);
 
-    expect(upstream.requests).toEqual(goldenCase.expected_requests);
+    expect(upstream.requests).toEqual(goldenCase.expected_requests.map(withTodaysLookupUrl));
     goldenCase.expected_requests.forEach((expected, index) => {
       if (expected.to !== 'tool_selector') return;
       expect(responses[index]).toEqual({
@@ -446,7 +479,7 @@ describe('golden upstream', () => {
     expect((await call(`${upstream.lettaUrl}/agents/agent-404/tools`)).status).toBe(404);
     expect((await call(`${upstream.lettaUrl}/agents/constructor/tools`)).status).toBe(404);
     expect((await call(`${upstream.lettaUrl}/agents/agent%2Dexact/tools`)).status).toBe(200);
-    expect(await call(`${upstream.lettaUrl}/tools`)).toMatchObject({ status: 200, text: JSON.stringify(allTools) });
+    expect(await call(`${upstream.lettaUrl}/tools/`)).toMatchObject({ status: 200, text: JSON.stringify(allTools) });
   });
 
   test('answers the attach of the current case under any prefix, and 500 without a case', async () => {
@@ -493,7 +526,7 @@ describe('golden upstream', () => {
 
   test('reset() empties the record in place', async () => {
     const { requests } = upstream;
-    await call(`${upstream.lettaUrl}/tools`);
+    await call(`${upstream.lettaUrl}/tools/`);
     expect(requests).toHaveLength(1);
 
     upstream.reset();

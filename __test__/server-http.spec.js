@@ -85,10 +85,25 @@ describe('a running server', () => {
         expect(fixture.upstream.requests).toEqual([]);
       }));
 
-    test('a repeated header counts with its first value', () =>
-      withSession({ 'x-agent-id': `${AGENT}, agent-second` }, async (session) => {
+    test('a repeated header holding one agent id serves that agent', () =>
+      withSession({ 'x-agent-id': `${AGENT}, ${AGENT}` }, async (session) => {
         expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(RESP_FULL.expected_result);
         expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL_ATTACH_BODY]);
+      }));
+
+    test("two agent ids in the header (a custom x-agent-id beside Letta's own) are refused, flagged isError, nothing sent", () =>
+      withSession({ 'x-agent-id': `${AGENT}, agent-second` }, async (session) => {
+        const result = await session.callResult(ARGS_WITHOUT_AGENT);
+        expect(result.content).toEqual([
+          {
+            type: 'text',
+            text:
+              `Error in find_tools: Agent ID mismatch: x-agent-id headers '${AGENT}' != 'agent-second'; ` +
+              "remove the custom x-agent-id header from this MCP server's registration (Letta sends its own)",
+          },
+        ]);
+        expect(result.isError).toBe(true);
+        expect(fixture.upstream.requests).toEqual([]);
       }));
 
     test('a malformed header id and a missing id are refused with the legacy texts', async () => {

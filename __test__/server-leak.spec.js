@@ -7,7 +7,7 @@
 const events = require('node:events');
 const http = require('node:http');
 const path = require('node:path');
-const { serveOnLoopback } = require('./helpers/upstream');
+const { serveOnLoopback, agentToolsPath } = require('./helpers/upstream');
 const { connectStdio, startHttpServer, connectHttp, untilLogged } = require('./helpers/server');
 
 const PRELOAD = path.join(__dirname, 'fixtures', 'count-signals.js');
@@ -41,7 +41,7 @@ async function startLeanUpstream() {
   const counts = { lookups: 0, attaches: 0, others: 0 };
   const server = http.createServer((req, res) => {
     req.resume().on('end', () => {
-      if (req.method === 'GET' && req.url === `/v1/agents/${AGENT_ID}/tools`) {
+      if (req.method === 'GET' && req.url === agentToolsPath(AGENT_ID)) {
         counts.lookups += 1;
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return res.end(AGENT_TOOLS);

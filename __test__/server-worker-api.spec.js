@@ -55,6 +55,21 @@ test('takes the agent id from x-agent-id, and refuses a mismatch in the result s
   expect(attachBodies(upstream)).toHaveLength(1);
 });
 
+test("a custom x-agent-id header beside Letta's own: refused when they name two agents, served when one", async () => {
+  const twoAgents = await postFindTools(JSON.stringify(ARGS_WITHOUT_AGENT), { 'x-agent-id': [AGENT, 'agent-2'] });
+  expect(twoAgents.status).toBe(200);
+  expect(JSON.parse(twoAgents.text)).toEqual({
+    status: 'error',
+    message:
+      `Error in find_tools: Agent ID mismatch: x-agent-id headers '${AGENT}' != 'agent-2'; ` +
+      "remove the custom x-agent-id header from this MCP server's registration (Letta sends its own)",
+  });
+  expect(upstream.requests).toEqual([]);
+  const oneAgent = await postFindTools(JSON.stringify(ARGS_WITHOUT_AGENT), { 'x-agent-id': [AGENT, ` ${AGENT}`] });
+  expect(oneAgent.text).toBe(RESP_FULL.expected_result);
+  expect(attachBodies(upstream)).toHaveLength(1);
+});
+
 test('no agent id at all is the legacy error, and nothing is sent upstream', async () => {
   const response = await postFindTools(JSON.stringify({ query: 'q' }));
   expect(JSON.parse(response.text)).toEqual({

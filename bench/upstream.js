@@ -53,7 +53,7 @@ function route(method, target, close) {
     return answer(`attach:${count}`, close, () => attachResponseBody(count));
   }
   if (method === 'GET' && AGENT_TOOLS_PATH.test(path)) return answer('agent-tools', close, agentToolsBody);
-  if (method === 'GET' && path === '/v1/tools') return answer('all-tools', close, allToolsBody);
+  if (method === 'GET' && path === '/v1/tools/') return answer('all-tools', close, allToolsBody);
   return answer('not-found', close, () => '{"detail":"Not Found"}', 404);
 }
 

@@ -110,7 +110,7 @@ function startHttpServer(upstreamEnv) {
 
 async function httpClientPart(baseUrl, label, versionNegotiation, calls) {
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', baseUrl), {
-    requestInit: { headers: { 'x-agent-id': AGENT } },
+    requestInit: { headers: { 'X-Agent-Id': AGENT } },
   });
   const client = newClient(versionNegotiation);
   await client.connect(transport);
@@ -133,7 +133,7 @@ async function workerApiPart(baseUrl) {
 }
 
 async function httpPart(upstreamEnv) {
-  console.log('\n== Streamable HTTP: `node src/index.js --http`, x-agent-id header ==');
+  console.log('\n== Streamable HTTP: `node src/index.js --http`, X-Agent-Id header as Letta sends it ==');
   const server = startHttpServer(upstreamEnv);
   try {
     const baseUrl = `http://127.0.0.1:${await server.port}`;

@@ -258,12 +258,14 @@ function handleToolSelector(sandbox, req, res, body) {
 // ---------------------------------------------------------------------------------------------
 // Letta API
 
-function toolSummary(id) {
-  return { id, name: KNOWN_TOOLS.get(id)?.name ?? id };
-}
+// Letta sorts tool lists by creation time. find_tools was registered first (the MCP server is
+// added before the catalogue tools are), so it is the oldest: on an agent with more than one
+// page of tools, Letta's default newest-first page leaves it out.
+const CREATION_ORDER = new Map([FIND_TOOLS_TOOL, ...CATALOGUE].map((tool, index) => [tool.id, index]));
 
-function allToolsListing() {
-  return [...CATALOGUE, FIND_TOOLS_TOOL].map(({ id, name, description }) => ({ id, name, description }));
+function toolSummary(id) {
+  const { name, description } = KNOWN_TOOLS.get(id) ?? { name: id };
+  return { id, name, description };
 }
 
 // Split before decoding, so an encoded "/" stays inside its segment as it does on a real server.
@@ -275,19 +277,66 @@ function decodedSegments(path) {
   }
 }
 
+// FastAPI's answer to a query parameter it cannot read.
+function invalidQuery(name, message) {
+  return { status: 422, body: { detail: [{ type: 'invalid', loc: ['query', name], msg: message }] } };
+}
+
+// SQL ILIKE, as Letta's `search` filter runs it: `%` any run, `_` any one character.
+function ilike(text, pattern) {
+  const source = [...pattern].map((char) => (char === '%' ? '.*' : char === '_' ? '.' : char.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')));
+  return new RegExp(`^${source.join('')}$`, 'is').test(text);
+}
+
+/**
+ * A tool list as Letta 0.16.8 answers it, as {status, body}: sorted by creation time (`order`,
+ * `desc` by default: newest first), then cut to `limit` (0: no limit, as in Letta).
+ */
+function lettaPage(query, ids, defaultLimit) {
+  const limitText = query.get('limit');
+  if (limitText !== null && !/^-?\d+$/.test(limitText)) return invalidQuery('limit', 'Input should be a valid integer');
+  const limit = limitText === null ? defaultLimit : Number(limitText);
+  const order = query.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') return invalidQuery('order', "Input should be 'asc' or 'desc'");
+  const sorted = [...ids].sort((a, b) => (CREATION_ORDER.get(a) ?? Infinity) - (CREATION_ORDER.get(b) ?? Infinity));
+  if (order === 'desc') sorted.reverse();
+  const page = limit ? sorted.slice(0, Math.max(limit, 0)) : sorted;
+  return { status: 200, body: page.map(toolSummary) };
+}
+
+// Letta's list of all tools; `name`/`names` keep exact names, `search` an ILIKE `%term%`.
+function allTools(query) {
+  const names = [...query.getAll('name'), ...query.getAll('names')];
+  const search = query.get('search');
+  const matching = [...KNOWN_TOOLS.values()].filter(
+    (tool) => (names.length === 0 || names.includes(tool.name)) && (search === null || ilike(tool.name, `%${search}%`)),
+  );
+  return lettaPage(query, matching.map((tool) => tool.id), 50);
+}
+
+function answerLetta(res, { status, body }) {
+  return sendJson(res, status, JSON.stringify(body));
+}
+
 function handleLetta(sandbox, req, res) {
   const { lettaPassword } = sandbox.options;
   if (lettaPassword && req.headers.authorization !== `Bearer ${lettaPassword}`) {
     return sendJson(res, 401, JSON.stringify({ detail: 'Unauthorized' }));
   }
-  const segments = req.method === 'GET' ? decodedSegments(rawPath(req)) : null;
-  if (segments?.length === 2 && segments[0] === 'v1' && segments[1] === 'tools') {
-    return sendJson(res, 200, JSON.stringify(allToolsListing()));
+  const path = req.method === 'GET' ? rawPath(req) : null;
+  const queryText = req.url.slice(path?.length ?? 0);
+  const query = new URLSearchParams(queryText);
+  if (path === '/v1/tools') {
+    // FastAPI's trailing-slash redirect, to the absolute URL, the query kept.
+    res.writeHead(307, { Location: `http://${req.headers.host}/v1/tools/${queryText}`, 'Content-Length': 0 });
+    return res.end();
   }
+  if (path === '/v1/tools/') return answerLetta(res, allTools(query));
+  const segments = path === null ? null : decodedSegments(path);
   if (segments?.length === 4 && segments[0] === 'v1' && segments[1] === 'agents' && segments[3] === 'tools') {
     const attachedIds = sandbox.state.agents.get(segments[2]);
     if (!attachedIds) return sendJson(res, 404, JSON.stringify({ detail: 'Agent not found' }));
-    return sendJson(res, 200, JSON.stringify(attachedIds.map(toolSummary)));
+    return answerLetta(res, lettaPage(query, attachedIds, 10));
   }
   return sendJson(res, 404, JSON.stringify({ detail: 'Not Found' }));
 }

@@ -9,15 +9,15 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { platformName } = require('../src/load-binding.js');
+const { platformName } = require('../load-binding.js');
 
 const ROOT = path.join(__dirname, '..');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const BINARY = path.join(ROOT, `${PACKAGE.napi.binaryName}.${platformName()}.node`);
 const RUST_VERSION = /^rust-version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))[1];
 
-// The JS the addon compiles in (include_str! in src/abort.rs); the rest of src/*.js is the server's.
-const COMPILED_IN_JS = ['src/abort-listeners.js'];
+// The JS the addon compiles in (include_str! in src/napi/abort.rs); the rest of src/ is the server's.
+const COMPILED_IN_JS = ['src/napi/abort-listeners.js'];
 
 function rustInputs() {
   const sources = fs

@@ -13,13 +13,11 @@ use crate::lookup::{self, LookupCache};
 use crate::outcome::{self, Answer, Kind};
 use crate::stats::{Snapshot, Stats};
 
-/// Why a call did not produce a result line at all.
+/// A call on a closed client: the only way a call produces no result line at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallError {
-    Closed,
-}
+pub struct ClientClosed;
 
-pub struct ToolSelector {
+pub struct FindToolsClient {
     config: Config,
     http: HttpClient,
     cache: LookupCache,
@@ -28,13 +26,13 @@ pub struct ToolSelector {
     trigger_headers: HeaderMap,
 }
 
-impl ToolSelector {
+impl FindToolsClient {
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         let stats = Arc::new(Stats::default());
         let http = HttpClient::new(&config, stats.clone())?;
         let attach_headers = attach_auth_headers(&config)?;
         let trigger_headers = trigger_headers(&config)?;
-        Ok(ToolSelector {
+        Ok(FindToolsClient {
             cache: LookupCache::new(config.lookup_ttl, config.negative_ttl),
             config,
             http,
@@ -63,9 +61,9 @@ impl ToolSelector {
     /// Sanitises `raw` and runs the call. Resolves to the result line, with the kind of line it
     /// is (decided where the line is made), for every upstream or network outcome; only a
     /// closed client is an error.
-    pub async fn find_tools(&self, raw: RawArgs) -> Result<(String, Kind), CallError> {
+    pub async fn find_tools(&self, raw: RawArgs) -> Result<(String, Kind), ClientClosed> {
         if self.is_closed() {
-            return Err(CallError::Closed);
+            return Err(ClientClosed);
         }
         let args = sanitize(raw, self.config.max_limit);
         let started = Instant::now();
@@ -75,25 +73,22 @@ impl ToolSelector {
         let _in_flight = CallInFlight(&self.stats);
         let result = self.run(&args, started).await;
         self.stats.record_latency(started.elapsed());
-        match result {
-            Ok((line, kind)) => {
-                match kind {
-                    Kind::Success => {}
-                    Kind::Error => {
-                        self.stats.errors.fetch_add(1, Relaxed);
-                    }
-                    Kind::Timeout => {
-                        self.stats.errors.fetch_add(1, Relaxed);
-                        self.stats.timeouts.fetch_add(1, Relaxed);
-                    }
+        if let Ok((_, kind)) = &result {
+            match kind {
+                Kind::Success => {}
+                Kind::Error => {
+                    self.stats.errors.fetch_add(1, Relaxed);
                 }
-                Ok((line, kind))
+                Kind::Timeout => {
+                    self.stats.errors.fetch_add(1, Relaxed);
+                    self.stats.timeouts.fetch_add(1, Relaxed);
+                }
             }
-            Err(e) => Err(e),
         }
+        result
     }
 
-    async fn run(&self, args: &CallArgs, started: Instant) -> Result<(String, Kind), CallError> {
+    async fn run(&self, args: &CallArgs, started: Instant) -> Result<(String, Kind), ClientClosed> {
         let deadline = started + self.config.timeout;
         let tool_id = self.find_tools_id(args.agent_id.as_deref(), started).await;
         let body = attach_body(args, &tool_id);
@@ -108,7 +103,7 @@ impl ToolSelector {
                     .await
                     .render())
             }
-            Ok(Err(RequestError::Closed)) => Err(CallError::Closed),
+            Ok(Err(RequestError::Closed)) => Err(ClientClosed),
             Ok(Err(RequestError::Failed(failure))) => Ok(outcome::from_failure(&failure)),
             Err(_elapsed) => Ok(outcome::from_failure(&Failure::Timeout)),
         }

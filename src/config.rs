@@ -68,7 +68,7 @@ impl fmt::Debug for Secret {
 
 /// What a caller may set explicitly; every `None` falls back to the environment.
 #[derive(Debug, Default, Clone)]
-pub struct ClientOptions {
+pub struct Options {
     pub base_url: Option<String>,
     pub letta_api_url: Option<String>,
     pub password: Option<String>,
@@ -147,7 +147,7 @@ impl std::error::Error for ConfigError {}
 /// Reads configuration with `env` as the environment (`std::env::var` in production, a map in
 /// tests and for callers that pass their own).
 pub fn resolve(
-    options: &ClientOptions,
+    options: &Options,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
     let env = Environment(env);
@@ -265,7 +265,7 @@ struct Credentials {
 }
 
 impl Credentials {
-    fn resolve(options: &ClientOptions, env: &Environment) -> Result<Self, ConfigError> {
+    fn resolve(options: &Options, env: &Environment) -> Result<Self, ConfigError> {
         let letta_password = secret(options.letta_password.clone(), "LETTA_PASSWORD", env)?;
         let selector_password =
             match secret(options.password.clone(), "TOOL_SELECTOR_PASSWORD", env)? {
@@ -292,7 +292,7 @@ struct Timing {
 }
 
 impl Timing {
-    fn resolve(options: &ClientOptions, env: &Environment) -> Self {
+    fn resolve(options: &Options, env: &Environment) -> Self {
         let timeout = options
             .timeout
             .or_else(|| env.seconds("TOOLS_API_TIMEOUT"))
@@ -322,7 +322,7 @@ struct LookupSettings {
 }
 
 impl LookupSettings {
-    fn resolve(options: &ClientOptions, env: &Environment) -> Self {
+    fn resolve(options: &Options, env: &Environment) -> Self {
         let trimmed = |explicit: &Option<String>, name: &str| {
             explicit
                 .clone()
@@ -372,7 +372,7 @@ fn is_exactly_truthy(value: &str) -> bool {
     )
 }
 
-fn tool_selector_base(options: &ClientOptions, env: &Environment) -> Result<String, ConfigError> {
+fn tool_selector_base(options: &Options, env: &Environment) -> Result<String, ConfigError> {
     let allow_insecure = options.allow_insecure_http.unwrap_or_else(|| {
         env.get("TOOLS_API_ALLOW_INSECURE_HTTP")
             .is_some_and(|v| is_exactly_truthy(&v))
@@ -410,7 +410,7 @@ fn tool_selector_base(options: &ClientOptions, env: &Environment) -> Result<Stri
     Ok(base)
 }
 
-fn letta_base(options: &ClientOptions, env: &Environment) -> Result<String, ConfigError> {
+fn letta_base(options: &Options, env: &Environment) -> Result<String, ConfigError> {
     let raw = options
         .letta_api_url
         .clone()
@@ -478,10 +478,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn resolve_with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        resolve_opts(&ClientOptions::default(), vars)
+        resolve_opts(&Options::default(), vars)
     }
 
-    fn resolve_opts(options: &ClientOptions, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn resolve_opts(options: &Options, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -661,7 +661,7 @@ mod tests {
                 .unwrap()
                 .trigger_loop
         );
-        let options = ClientOptions {
+        let options = Options {
             trigger_loop: Some(false),
             ..Default::default()
         };
@@ -689,7 +689,7 @@ mod tests {
 
     #[test]
     fn options_win_over_the_environment() {
-        let options = ClientOptions {
+        let options = Options {
             base_url: Some("http://opt:1".into()),
             allow_insecure_http: Some(true),
             connections: Some(3),

@@ -147,6 +147,17 @@ pub fn encode_segment(segment: &str) -> Option<String> {
     Some(utf8_percent_encode(segment, PATH_SEGMENT).to_string())
 }
 
+/// The query of the agent's tool list. Letta (0.16) pages it, 10 tools by default, and its
+/// `after`/`before` cursors compare ids while it sorts by creation time, so cursor paging skips
+/// tools: one page as large as this covers every agent. `desc` (newest first) is the order
+/// Letta's default page, the script's, was walked in, which the "last candidate" rule depends on.
+const AGENT_TOOLS_QUERY: &str = "limit=1000&order=desc";
+
+/// The query of the organisation's tool list, on `/tools/`: Letta answers `/tools` with a
+/// redirect, which is never followed. `search` (case-insensitive, a substring) narrows the page
+/// to names the walk can match, so no page size can leave find_tools out.
+const ALL_TOOLS_QUERY: &str = "search=find_tools&limit=1000&order=desc";
+
 /// The legacy search: the agent's own tools first, then all tools.
 pub async fn find_tool_id(
     http: &HttpClient,
@@ -155,23 +166,23 @@ pub async fn find_tool_id(
     agent_id: Option<&str>,
 ) -> Found {
     if let Some(segment) = agent_id.and_then(encode_segment) {
-        let url = format!("{letta_api_url}/agents/{segment}/tools");
-        let verdict = fetch_list(http, &url, bearer)
+        let url = format!("{letta_api_url}/agents/{segment}/tools?{AGENT_TOOLS_QUERY}");
+        let decision = fetch_list(http, &url, bearer)
             .await
-            .map_or(Verdict::Silent, |list| agent_verdict(&list));
-        match verdict {
-            Verdict::Id(id) => return Found::Id(id),
-            Verdict::NoId => return Found::Fallback,
-            Verdict::Silent => {}
+            .map_or(ListDecision::Silent, |list| agent_list_decision(&list));
+        match decision {
+            ListDecision::Id(id) => return Found::Id(id),
+            ListDecision::NoId => return Found::Fallback,
+            ListDecision::Silent => {}
         }
     }
-    let url = format!("{letta_api_url}/tools");
-    let verdict = fetch_list(http, &url, bearer)
+    let url = format!("{letta_api_url}/tools/?{ALL_TOOLS_QUERY}");
+    let decision = fetch_list(http, &url, bearer)
         .await
-        .map_or(Verdict::Silent, |list| global_verdict(&list));
-    match verdict {
-        Verdict::Id(id) => Found::Id(id),
-        Verdict::NoId | Verdict::Silent => Found::Fallback,
+        .map_or(ListDecision::Silent, |list| all_tools_decision(&list));
+    match decision {
+        ListDecision::Id(id) => Found::Id(id),
+        ListDecision::NoId | ListDecision::Silent => Found::Fallback,
     }
 }
 
@@ -185,7 +196,7 @@ async fn fetch_list(http: &HttpClient, url: &str, bearer: Option<&str>) -> Optio
 
 /// What one list of tools says about the find_tools id.
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+enum ListDecision {
     /// The id to use.
     Id(String),
     /// The list decided on an entry with no usable id: legacy took the empty id for none and
@@ -195,9 +206,9 @@ enum Verdict {
     Silent,
 }
 
-impl Verdict {
+impl ListDecision {
     fn of(id: Option<String>) -> Self {
-        id.map_or(Verdict::NoId, Verdict::Id)
+        id.map_or(ListDecision::NoId, ListDecision::Id)
     }
 }
 
@@ -229,34 +240,34 @@ fn entries(list: &Value) -> &[Value] {
 
 /// An exact `find_tools` decides at once; otherwise the *last* name holding both "find" and
 /// "tool" does, at the end.
-fn agent_verdict(list: &Value) -> Verdict {
+fn agent_list_decision(list: &Value) -> ListDecision {
     let mut candidate = None;
     for tool in entries(list) {
         let Some((name, id)) = entry(tool) else {
-            return Verdict::Silent;
+            return ListDecision::Silent;
         };
         if name == "find_tools" {
-            return Verdict::of(id);
+            return ListDecision::of(id);
         }
         if name.contains("find") && name.contains("tool") {
             candidate = Some(id);
         }
     }
-    candidate.map_or(Verdict::Silent, Verdict::of)
+    candidate.map_or(ListDecision::Silent, ListDecision::of)
 }
 
 /// The first exact `find_tools` decides. Legacy's walk raising here ended the whole lookup with
 /// the fallback id, which is what `NoId` means too.
-fn global_verdict(list: &Value) -> Verdict {
+fn all_tools_decision(list: &Value) -> ListDecision {
     for tool in entries(list) {
         let Some((name, id)) = entry(tool) else {
-            return Verdict::NoId;
+            return ListDecision::NoId;
         };
         if name == "find_tools" {
-            return Verdict::of(id);
+            return ListDecision::of(id);
         }
     }
-    Verdict::Silent
+    ListDecision::Silent
 }
 
 #[cfg(test)]
@@ -267,8 +278,8 @@ mod tests {
         pyjson::parse(json).unwrap()
     }
 
-    fn id(id: &str) -> Verdict {
-        Verdict::Id(id.to_owned())
+    fn id(id: &str) -> ListDecision {
+        ListDecision::Id(id.to_owned())
     }
 
     #[test]
@@ -276,7 +287,7 @@ mod tests {
         let tools = list(
             r#"[{"name":"find_attach_tools","id":"tool-cand"},{"name":"Find_Tools","id":"tool-exact"},{"name":"other","id":"tool-o"}]"#,
         );
-        assert_eq!(agent_verdict(&tools), id("tool-exact"));
+        assert_eq!(agent_list_decision(&tools), id("tool-exact"));
     }
 
     #[test]
@@ -284,13 +295,19 @@ mod tests {
         let tools = list(
             r#"[{"name":"find_my_tool","id":"tool-c1"},{"name":"x","id":"tool-x"},{"name":"tool_finder","id":"tool-c2"}]"#,
         );
-        assert_eq!(agent_verdict(&tools), id("tool-c2"));
+        assert_eq!(agent_list_decision(&tools), id("tool-c2"));
         assert_eq!(
-            agent_verdict(&list(r#"[{"name":"x","id":"t"}]"#)),
-            Verdict::Silent
+            agent_list_decision(&list(r#"[{"name":"x","id":"t"}]"#)),
+            ListDecision::Silent
         );
-        assert_eq!(agent_verdict(&list(r#"{"detail":"err"}"#)), Verdict::Silent);
-        assert_eq!(agent_verdict(&list(r#"[{"id":"t"}]"#)), Verdict::Silent);
+        assert_eq!(
+            agent_list_decision(&list(r#"{"detail":"err"}"#)),
+            ListDecision::Silent
+        );
+        assert_eq!(
+            agent_list_decision(&list(r#"[{"id":"t"}]"#)),
+            ListDecision::Silent
+        );
     }
 
     #[test]
@@ -301,13 +318,17 @@ mod tests {
             r#"[{"name":"find_tools","id":null}]"#,
             r#"[{"name":"find_my_tool","id":"tool-c1"},{"name":"tool_finder","id":""}]"#,
         ] {
-            assert_eq!(agent_verdict(&list(tools)), Verdict::NoId, "{tools}");
+            assert_eq!(
+                agent_list_decision(&list(tools)),
+                ListDecision::NoId,
+                "{tools}"
+            );
         }
         assert_eq!(
-            global_verdict(&list(
+            all_tools_decision(&list(
                 r#"[{"name":"abc","id":"a"},{"name":"FIND_TOOLS"},{"name":"find_tools","id":"z"}]"#
             )),
-            Verdict::NoId
+            ListDecision::NoId
         );
     }
 
@@ -319,8 +340,16 @@ mod tests {
             r#"[{"name":null,"id":"a"},{"name":"find_tools","id":"z"}]"#,
             r#"["find_tools",{"name":"find_tools","id":"z"}]"#,
         ] {
-            assert_eq!(agent_verdict(&list(tools)), Verdict::Silent, "{tools}");
-            assert_eq!(global_verdict(&list(tools)), Verdict::NoId, "{tools}");
+            assert_eq!(
+                agent_list_decision(&list(tools)),
+                ListDecision::Silent,
+                "{tools}"
+            );
+            assert_eq!(
+                all_tools_decision(&list(tools)),
+                ListDecision::NoId,
+                "{tools}"
+            );
         }
     }
 
@@ -329,8 +358,8 @@ mod tests {
         let tools = list(
             r#"[{"name":"find_tool_x","id":"a"},{"name":"FIND_TOOLS","id":"b"},{"name":"find_tools","id":"c"}]"#,
         );
-        assert_eq!(global_verdict(&tools), id("b"));
-        assert_eq!(global_verdict(&list("[]")), Verdict::Silent);
+        assert_eq!(all_tools_decision(&tools), id("b"));
+        assert_eq!(all_tools_decision(&list("[]")), ListDecision::Silent);
     }
 
     #[test]

@@ -19,10 +19,6 @@ pub enum Kind {
     Timeout,
 }
 
-pub fn from_reply(reply: &Reply) -> (String, Kind) {
-    Answer::from_reply(reply).render()
-}
-
 /// The line for an upstream answer, before it is spelled: the loop trigger may add a key.
 pub struct Answer {
     fields: Vec<(PyStr, Value)>,
@@ -188,10 +184,11 @@ mod tests {
     use super::*;
 
     fn line(status: u16, body: &str) -> String {
-        from_reply(&Reply {
+        Answer::from_reply(&Reply {
             status,
             body: body.as_bytes().to_vec(),
         })
+        .render()
         .0
     }
 

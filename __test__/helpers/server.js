@@ -18,6 +18,7 @@ const START_TIMEOUT_MS = 15000;
 // BEHAVIOUR.md §6, word for word.
 const CONTRACT_TOOL = {
   name: 'find_tools',
+  title: 'Find tools',
   description: 'Silently manage tools for the agent by searching and attaching relevant tools',
   inputSchema: {
     type: 'object',
@@ -34,6 +35,7 @@ const CONTRACT_TOOL = {
       },
     },
   },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
 };
 
 // The client's version negotiation: the 2025 initialize handshake, a server/discover probe

@@ -20,6 +20,28 @@ const CONTRACT_HEADERS = ['accept', 'content-type', 'x-bare-password', 'authoriz
 
 const ATTACH_SUFFIX = '/api/v1/tools/attach';
 
+// The lookups as sent now (BEHAVIOUR.md §3: one page covering an agent's tools, the all-tools
+// list where Letta serves it without a redirect); the recordings keep the URLs the script sent.
+const AGENT_TOOLS_QUERY = '?limit=1000&order=desc';
+const ALL_TOOLS_PATH = '/v1/tools/?search=find_tools&limit=1000&order=desc';
+
+/** The path of the agent lookup for an already encoded agent id segment. */
+const agentToolsPath = (segment) => `/v1/agents/${segment}/tools${AGENT_TOOLS_QUERY}`;
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `METHOD path` of every request a call may make without the loop trigger. */
+const CALL_REQUEST = new RegExp(
+  `^(GET ${escapeRegExp(ALL_TOOLS_PATH)}|GET /v1/agents/[^/?#]+/tools${escapeRegExp(AGENT_TOOLS_QUERY)}|POST /api/v1/tools/attach)$`,
+);
+
+/** A recorded legacy request with its lookup URL as the client sends it today. */
+function withTodaysLookupUrl(request) {
+  if (request.to !== 'letta' || request.method !== 'GET') return request;
+  if (request.path === '/v1/tools') return { ...request, path: ALL_TOOLS_PATH };
+  if (agentIdOf(request.path, 'tools') !== null) return { ...request, path: request.path + AGENT_TOOLS_QUERY };
+  return request;
+}
+
 function loadGoldens(file = GOLDENS_PATH) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
@@ -121,7 +143,13 @@ function agentIdOf(requestPath, leaf) {
 }
 
 function answerLettaFixture(fixture, req, res) {
-  if (req.method === 'GET' && req.url.split('?')[0] === '/v1/tools') return sendJson(res, 200, fixture.all_tools);
+  const path = req.url.split('?')[0];
+  // Letta (FastAPI) redirects the path without its trailing slash.
+  if (req.method === 'GET' && path === '/v1/tools') {
+    res.writeHead(307, { Location: `http://${req.headers.host}/v1/tools/`, 'Content-Length': 0 });
+    return res.end();
+  }
+  if (req.method === 'GET' && path === '/v1/tools/') return sendJson(res, 200, fixture.all_tools);
   const agentId = req.method === 'GET' ? agentIdOf(req.url, 'tools') : null;
   if (agentId !== null && Object.hasOwn(fixture.agents, agentId)) {
     const agent = fixture.agents[agentId];
@@ -217,6 +245,9 @@ module.exports = {
   useGoldenUpstream,
   loadGoldens,
   envForCase,
+  withTodaysLookupUrl,
+  agentToolsPath,
+  CALL_REQUEST,
   answerAfter,
   GOLDENS_PATH,
   OUR_GOLDENS_PATH,

@@ -65,7 +65,7 @@ function agentToolsBody() {
   return JSON.stringify(names.map((name, index) => lettaTool(name, name === 'find_tools' ? FIND_TOOLS_ID : `tool-agent-${index}`)));
 }
 
-/** GET /v1/tools: every tool (only reached when the agent lookup fails). */
+/** GET /v1/tools/: every tool (only reached when the agent lookup fails). */
 function allToolsBody() {
   return JSON.stringify([lettaTool('abc', 'tool-abc'), lettaTool('find_tools', FIND_TOOLS_ID)]);
 }

@@ -111,7 +111,7 @@ function idFromAgentTools(tools) {
 async function lookupToolId(transport, agentId) {
   if (agentId) {
     try {
-      const reply = await transport.getLetta(`/agents/${encodeURIComponent(agentId)}/tools`);
+      const reply = await transport.getLetta(`/agents/${encodeURIComponent(agentId)}/tools?limit=1000&order=desc`);
       const id = reply.status === 200 ? idFromAgentTools(JSON.parse(reply.text)) : null;
       if (id) return { id, found: true };
     } catch {
@@ -119,7 +119,7 @@ async function lookupToolId(transport, agentId) {
     }
   }
   try {
-    const reply = await transport.getLetta('/tools');
+    const reply = await transport.getLetta('/tools/?search=find_tools&limit=1000&order=desc');
     const tools = reply.status === 200 ? JSON.parse(reply.text) : [];
     const exact = tools.find((tool) => String(tool && tool.name).toLowerCase() === 'find_tools');
     if (exact) return { id: exact.id, found: true };

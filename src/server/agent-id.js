@@ -7,11 +7,20 @@ const AGENT_ID_PATTERN = /^[a-zA-Z0-9\-_]+$/;
 /** An agent id problem; its message is the legacy text the agent sees. */
 class AgentIdError extends Error {}
 
-// A repeated header reaches us joined with ", " (RFC 9110 §5.3), so its first list item is the
-// first value; a single header stays whole unless it holds a comma, which no valid id does.
-function firstHeaderValue(header) {
-  const value = Array.isArray(header) ? header[0] : header;
-  return typeof value === 'string' ? value.split(',')[0].trim() : '';
+// A repeated header reaches us joined with ", " (RFC 9110 §5.3); no valid id holds a comma, so
+// each list item is one value. Letta sends its own X-Agent-Id, so two different values mean a
+// custom x-agent-id header was registered beside it: which agent is meant cannot be told.
+function headerAgentId(header) {
+  const joined = Array.isArray(header) ? header.join(',') : header;
+  if (typeof joined !== 'string') return '';
+  const values = [...new Set(joined.split(',').map((value) => value.trim()).filter(Boolean))];
+  if (values.length > 1) {
+    const quoted = values.map((value) => `'${value}'`).join(' != ');
+    throw new AgentIdError(
+      `Agent ID mismatch: x-agent-id headers ${quoted}; remove the custom x-agent-id header from this MCP server's registration (Letta sends its own)`,
+    );
+  }
+  return values[0] ?? '';
 }
 
 /**
@@ -21,7 +30,7 @@ function firstHeaderValue(header) {
  * throws AgentIdError.
  */
 function resolveAgentId({ header, argument }, policy) {
-  const fromHeader = policy.readHeader ? firstHeaderValue(header) : '';
+  const fromHeader = policy.readHeader ? headerAgentId(header) : '';
   const fromArgument = typeof argument === 'string' ? argument.trim() : '';
   if (fromHeader && fromArgument && fromHeader !== fromArgument) {
     throw new AgentIdError(`Agent ID mismatch: header '${fromHeader}' != parameter '${fromArgument}'`);

@@ -9,8 +9,13 @@ const log = require('./log');
 
 const FIND_TOOLS_TOOL = Object.freeze({
   name: 'find_tools',
+  title: 'Find tools',
   description: 'Silently manage tools for the agent by searching and attaching relevant tools',
   inputSchema: INPUT_SCHEMA,
+  // What a client may ask its user before a call: the call detaches tools (destructive), a
+  // repeat may change them again (not idempotent), and it acts only on the operator's own Letta
+  // and Tool Selector (a closed world).
+  annotations: Object.freeze({ readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false }),
 });
 
 /**

@@ -2,7 +2,7 @@
 //! thread.
 //!
 //! Each JS thread (the main thread, every worker thread) has one napi threadsafe function:
-//! finished calls queue their verdicts, the first one queued wakes the thread, and that wake-up
+//! finished calls queue their settlements, the first one queued wakes the thread, and that wake-up
 //! settles everything queued by then. The function is referenced only while calls are pending,
 //! so an idle addon never keeps the process alive. Node runs the wake-up inside a callback
 //! scope of the function's async resource, so promise reactions run right after it.
@@ -22,15 +22,15 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{check_status, sys, Env, Error, Result, Status};
 
 /// How a call's promise ends, as a value made on its JS thread.
-pub enum Verdict<'env> {
+pub enum Settlement<'env> {
     Resolve(Unknown<'env>),
     /// Rejects with this exact value (an abort signal's reason stays that object).
     Reject(Unknown<'env>),
 }
 
-/// Makes a call's verdict on its JS thread, from what the call found on the runtime. An `Err`
+/// Makes a call's settlement on its JS thread, from what the call found on the runtime. An `Err`
 /// rejects with that error, or with the JS exception it left pending.
-pub type MakeVerdict = Box<dyn for<'env> FnOnce(&'env Env) -> Result<Verdict<'env>> + Send>;
+pub type MakeSettlement = Box<dyn for<'env> FnOnce(&'env Env) -> Result<Settlement<'env>> + Send>;
 
 /// A promise's resolver. Made on its JS thread, carried through the queue by tokio threads,
 /// used again only by `settle`, whose `&Env` is the one of the thread draining that queue.
@@ -43,23 +43,23 @@ struct Deferred(sys::napi_deferred);
 unsafe impl Send for Deferred {}
 
 impl Deferred {
-    fn settle(self, env: &Env, verdict: Result<Verdict>) {
-        // A verdict made while JS code threw (a getter of the caller's signal, say) is not
+    fn settle(self, env: &Env, settlement: Result<Settlement>) {
+        // A settlement made while JS code threw (a getter of the caller's signal, say) is not
         // trusted: the exception is the rejection, and no exception is left pending.
-        let verdict = match (take_exception(env), verdict) {
-            (Some(exception), _) => Verdict::Reject(exception),
-            (None, Ok(verdict)) => verdict,
-            (None, Err(error)) => Verdict::Reject(error_value(env, error)),
+        let settlement = match (take_exception(env), settlement) {
+            (Some(exception), _) => Settlement::Reject(exception),
+            (None, Ok(settlement)) => settlement,
+            (None, Err(error)) => Settlement::Reject(error_value(env, error)),
         };
         // SAFETY: `self.0` came from `napi_create_promise` on this thread's `env` and is
         // settled once: `settle` consumes the only owner of it. The value was made on `env` in
         // the handle scope the caller keeps open.
         unsafe {
-            match verdict {
-                Verdict::Resolve(value) => {
+            match settlement {
+                Settlement::Resolve(value) => {
                     sys::napi_resolve_deferred(env.raw(), self.0, value.raw())
                 }
-                Verdict::Reject(reason) => {
+                Settlement::Reject(reason) => {
                     sys::napi_reject_deferred(env.raw(), self.0, reason.raw())
                 }
             }
@@ -102,9 +102,9 @@ pub fn error_value(env: &Env, error: Error) -> Unknown<'_> {
 
 #[derive(Default)]
 struct Queue {
-    verdicts: Vec<(Deferred, MakeVerdict)>,
+    settlements: Vec<(Deferred, MakeSettlement)>,
     wake_scheduled: bool,
-    /// Set when the environment is torn down: later verdicts have nowhere to go.
+    /// Set when the environment is torn down: later settlements have nowhere to go.
     closed: bool,
 }
 
@@ -115,21 +115,21 @@ fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 }
 
 /// What a JS thread's pending promises share with the tokio threads that settle them.
-struct Bridge {
+struct JsThreadInbox {
     queue: Arc<Mutex<Queue>>,
-    /// Weak (unreferenced) as made; `Local` references it while calls are pending.
+    /// Weak (unreferenced) as made; `JsThreadSettler` references it while calls are pending.
     wake: ThreadsafeFunction<(), (), (), Status, false, true>,
 }
 
 /// The JS-thread side: one per Node environment, in that thread's thread-local. Not `Send`:
 /// referencing the threadsafe function and counting pending calls are its thread's business.
-struct Local {
-    bridge: Arc<Bridge>,
+struct JsThreadSettler {
+    bridge: Arc<JsThreadInbox>,
     pending: usize,
     _js_thread_only: PhantomData<*const ()>,
 }
 
-impl Local {
+impl JsThreadSettler {
     fn create(env: &Env) -> Result<Self> {
         let queue = Arc::new(Mutex::new(Queue::default()));
         let drained = queue.clone();
@@ -146,12 +146,12 @@ impl Local {
                 settle_queued(&context.env, &drained);
                 Ok(())
             })?;
-        let bridge = Arc::new(Bridge { queue, wake });
+        let bridge = Arc::new(JsThreadInbox { queue, wake });
         // Registered after the threadsafe function, so it runs before Node finalizes it
         // (cleanup hooks run in reverse order); registered last, because Node aborts when a
         // hook is added twice and a failed setup is tried again on the next call.
         env.add_env_cleanup_hook((), |()| close_on_teardown())?;
-        Ok(Local {
+        Ok(JsThreadSettler {
             bridge,
             pending: 0,
             _js_thread_only: PhantomData,
@@ -161,10 +161,10 @@ impl Local {
     /// Whether the wake-up keeps the event loop (and the process) alive.
     fn set_referenced(&self, env: &Env, referenced: bool) {
         let raw = self.bridge.wake.raw();
-        // SAFETY: `Local` lives in the thread-local of the JS thread that made the function,
-        // and `env` is that thread's (only that thread reaches this `Local`). The function is
-        // not finalized yet: teardown takes `Local` out first (`close_on_teardown` runs before
-        // Node finalizes the function), so a `Local` only ever holds a live one.
+        // SAFETY: `JsThreadSettler` lives in the thread-local of the JS thread that made the function,
+        // and `env` is that thread's (only that thread reaches this `JsThreadSettler`). The function is
+        // not finalized yet: teardown takes `JsThreadSettler` out first (`close_on_teardown` runs before
+        // Node finalizes the function), so a `JsThreadSettler` only ever holds a live one.
         unsafe {
             if referenced {
                 sys::napi_ref_threadsafe_function(env.raw(), raw)
@@ -176,19 +176,19 @@ impl Local {
 }
 
 thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<Option<JsThreadSettler>> = const { RefCell::new(None) };
 }
 
 /// The runtime side of one unsettled promise. Dropping it unsettled rejects the promise, so a
 /// task that dies never leaves a caller waiting (or the process held open) forever.
 pub struct PendingPromise {
-    bridge: Arc<Bridge>,
+    bridge: Arc<JsThreadInbox>,
     deferred: Option<Deferred>,
 }
 
 impl PendingPromise {
-    /// Queues the verdict for the promise's JS thread, from any thread.
-    pub fn settle(mut self, make: MakeVerdict) {
+    /// Queues the settlement for the promise's JS thread, from any thread.
+    pub fn settle(mut self, make: MakeSettlement) {
         if let Some(deferred) = self.deferred.take() {
             enqueue(&self.bridge, deferred, make);
         }
@@ -198,20 +198,20 @@ impl PendingPromise {
 impl Drop for PendingPromise {
     fn drop(&mut self) {
         if let Some(deferred) = self.deferred.take() {
-            let cancelled: MakeVerdict =
+            let cancelled: MakeSettlement =
                 Box::new(|_| Err(Error::from_reason("the call was cancelled")));
             enqueue(&self.bridge, deferred, cancelled);
         }
     }
 }
 
-fn enqueue(bridge: &Bridge, deferred: Deferred, make: MakeVerdict) {
+fn enqueue(bridge: &JsThreadInbox, deferred: Deferred, make: MakeSettlement) {
     let wake = {
         let mut queue = lock(&bridge.queue);
         if queue.closed {
             return;
         }
-        queue.verdicts.push((deferred, make));
+        queue.settlements.push((deferred, make));
         !std::mem::replace(&mut queue.wake_scheduled, true)
     };
     if wake {
@@ -228,7 +228,7 @@ pub fn promise<'env, T>(env: &'env Env) -> Result<(PromiseRaw<'env, T>, PendingP
     LOCAL.with(|cell| {
         let mut local = cell.borrow_mut();
         if local.is_none() {
-            *local = Some(Local::create(env)?);
+            *local = Some(JsThreadSettler::create(env)?);
         }
         let local = local.as_mut().expect("created above");
         let (promise, deferred) = create_promise(env)?;
@@ -257,26 +257,26 @@ fn create_promise(env: &Env) -> Result<(sys::napi_value, Deferred)> {
 
 /// The wake-up, on the JS thread inside Node's callback scope: settles everything queued.
 fn settle_queued(env: &Env, queue: &Mutex<Queue>) {
-    let verdicts = {
+    let settlements = {
         let mut queue = lock(queue);
         queue.wake_scheduled = false;
-        std::mem::take(&mut queue.verdicts)
+        std::mem::take(&mut queue.settlements)
     };
-    if verdicts.is_empty() {
+    if settlements.is_empty() {
         return;
     }
-    // Released before any verdict is made: making one runs JS, which may start new calls.
+    // Released before any settlement is made: making one runs JS, which may start new calls.
     LOCAL.with(|cell| {
         if let Some(local) = cell.borrow_mut().as_mut() {
-            local.pending = local.pending.saturating_sub(verdicts.len());
+            local.pending = local.pending.saturating_sub(settlements.len());
             if local.pending == 0 {
                 local.set_referenced(env, false);
             }
         }
     });
-    for (deferred, make) in verdicts {
-        let verdict = make(env);
-        deferred.settle(env, verdict);
+    for (deferred, make) in settlements {
+        let settlement = make(env);
+        deferred.settle(env, settlement);
     }
 }
 
@@ -284,11 +284,11 @@ fn close_on_teardown() {
     let Some(local) = LOCAL.with(|cell| cell.borrow_mut().take()) else {
         return;
     };
-    // Dropped outside the lock: the verdicts hold JS references, released here on their thread.
+    // Dropped outside the lock: the settlements hold JS references, released here on their thread.
     let abandoned = {
         let mut queue = lock(&local.bridge.queue);
         queue.closed = true;
-        std::mem::take(&mut queue.verdicts)
+        std::mem::take(&mut queue.settlements)
     };
     drop(abandoned);
 }
@@ -297,6 +297,6 @@ fn close_on_teardown() {
 /// promptly as a synchronous throw, but through the promise the caller awaits.
 pub fn rejected<'env, T>(env: &'env Env, reason: Unknown<'env>) -> Result<PromiseRaw<'env, T>> {
     let (promise, deferred) = create_promise(env)?;
-    deferred.settle(env, Ok(Verdict::Reject(reason)));
+    deferred.settle(env, Ok(Settlement::Reject(reason)));
     Ok(PromiseRaw::new(env.raw(), promise))
 }

@@ -17,7 +17,7 @@ function platformName() {
 
 // The published package lists every prebuilt platform package as an optional dependency.
 function publishedPlatformPackages() {
-  return Object.keys(require('../package.json').optionalDependencies ?? {});
+  return Object.keys(require('./package.json').optionalDependencies ?? {});
 }
 
 function whereToGetABinary(packageName) {

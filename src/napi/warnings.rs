@@ -14,7 +14,8 @@ use napi::bindgen_prelude::{Function, FunctionRef};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result, Status};
 
-use crate::{log, settle};
+use super::settle;
+use crate::log;
 
 /// The listener, on the JS thread that registered it. `id` tells the current registration
 /// from one a later `onWarning` replaced.

@@ -17,18 +17,18 @@ use napi::bindgen_prelude::{
 use napi::{Env, JsValue, Result, ValueType};
 use tokio::sync::Notify;
 
-use crate::settle;
+use super::settle;
 
 const LISTENERS_SOURCE: &str = include_str!("abort-listeners.js");
 
 /// This thread's `listen(signal, id)` and `unlisten(id)`, kept for the life of its environment.
-struct Helper {
+struct ListenerFunctions {
     listen: FunctionRef<(), ()>,
     unlisten: FunctionRef<(), ()>,
 }
 
 thread_local! {
-    static HELPER: RefCell<Option<Helper>> = const { RefCell::new(None) };
+    static LISTENER_FUNCTIONS: RefCell<Option<ListenerFunctions>> = const { RefCell::new(None) };
     /// The calls listening on this thread, by id: what `abortCall(id)` wakes.
     static LISTENING: RefCell<HashMap<u32, Arc<Notify>>> = RefCell::new(HashMap::new());
     static NEXT_ID: Cell<u32> = const { Cell::new(0) };
@@ -110,21 +110,21 @@ fn forget(id: u32) {
 /// is not borrowed while JS runs: JS may start or abort calls.
 fn helper_function<'env>(
     env: &'env Env,
-    pick: impl Fn(&Helper) -> &FunctionRef<(), ()>,
+    pick: impl Fn(&ListenerFunctions) -> &FunctionRef<(), ()>,
 ) -> Result<Unknown<'env>> {
-    let ready = HELPER.with(|helper| helper.borrow().is_some());
+    let ready = LISTENER_FUNCTIONS.with(|helper| helper.borrow().is_some());
     if !ready {
-        let made = make_helper(env)?;
-        HELPER.with(|helper| *helper.borrow_mut() = Some(made));
+        let made = make_listener_functions(env)?;
+        LISTENER_FUNCTIONS.with(|helper| *helper.borrow_mut() = Some(made));
     }
-    HELPER.with(|helper| {
+    LISTENER_FUNCTIONS.with(|helper| {
         let helper = helper.borrow();
         let helper = helper.as_ref().expect("made above");
         Ok(pick(helper).borrow_back(env)?.to_unknown())
     })
 }
 
-fn make_helper(env: &Env) -> Result<Helper> {
+fn make_listener_functions(env: &Env) -> Result<ListenerFunctions> {
     let factory: Function<Function<u32, ()>, Object> = env.run_script(LISTENERS_SOURCE)?;
     let abort_call = env.create_function_from_closure::<u32, (), _>("abortCall", |ctx| {
         let id: u32 = ctx.get(0)?;
@@ -140,13 +140,13 @@ fn make_helper(env: &Env) -> Result<Helper> {
         let function: Function<(), ()> = helper.get_named_property(name)?;
         function.create_ref()
     };
-    let made = Helper {
+    let made = ListenerFunctions {
         listen: function("listen")?,
         unlisten: function("unlisten")?,
     };
     // The references go before Node finalizes this environment's values.
     env.add_env_cleanup_hook((), |()| {
-        HELPER.with(|helper| helper.borrow_mut().take());
+        LISTENER_FUNCTIONS.with(|helper| helper.borrow_mut().take());
         LISTENING.with(|listening| listening.borrow_mut().clear());
     })?;
     Ok(made)
