@@ -48,6 +48,8 @@ async function main(services) {
   const pgUri = await startPostgres(services, install, runDir);
   const lettaUrl = await startLetta(services, install, runDir, pgUri);
   const code = await runJest(lettaUrl);
+  // Stopped before their directory goes: PostgreSQL's data and Letta's home are in it.
+  await services.stopAll();
   if (code === 0) fs.rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
   return code;
 }
@@ -66,7 +68,8 @@ if (!hasPython()) {
   };
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stopAndExit(130));
   main(services).then(stopAndExit, (error) => {
-    process.stderr.write(`[test:letta] ${error.message}\n`);
+    // After a signal the services fail because they were stopped: nothing to report.
+    if (!stopping) process.stderr.write(`[test:letta] ${error.message}\n`);
     stopAndExit(1);
   });
 }
