@@ -12,6 +12,7 @@ const { createRequestGuard } = require('./guards');
 const { createAuthGate } = require('./auth');
 const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
+const { serveWhileConnected } = require('./client-gone');
 const log = require('./log');
 
 const MCP_PATH = '/mcp';
@@ -86,7 +87,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     if (pathname !== MCP_PATH && pathname !== '/find_tools') return sendJson(res, 404, { error: 'Not found' });
     if (authorized && !(await authorized(req, res))) return undefined;
     if (stopping) return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server is shutting down', { Connection: 'close' });
-    return pathname === MCP_PATH ? serveMcp(req, res) : serveFindTools(req, res);
+    return pathname === MCP_PATH ? serveWhileConnected(res, () => serveMcp(req, res)) : serveFindTools(req, res);
   }
 
   // Every response until it is sent or its connection drops, so close() can tell when to let go.

@@ -4,6 +4,7 @@
 // deployment whose WORKER_SERVICE_URL pointed at the worker can point it here unchanged.
 
 const { toWebRequest } = require('@modelcontextprotocol/node');
+const { clientGoneSignal } = require('./client-gone');
 
 function sendJson(res, status, value) {
   sendText(res, status, JSON.stringify(value));
@@ -48,12 +49,9 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
       return sendJson(res, 400, { error: 'Request body must be a JSON object' });
     }
-    // The client going away is the worker's cancellation.
-    const cancel = new AbortController();
-    res.once('close', () => cancel.abort());
     const answered = await findTools(args, {
       header: req.headers['x-agent-id'],
-      signal: cancel.signal,
+      signal: clientGoneSignal(res),
       transport: 'http',
       route: '/find_tools',
     });
