@@ -13,6 +13,7 @@ const { createAuthGate } = require('./auth');
 const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
 const { serveWhileConnected } = require('./client-gone');
+const { toOriginForm } = require('./request-target');
 const log = require('./log');
 
 const MCP_PATH = '/mcp';
@@ -80,6 +81,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   }
 
   async function route(req, res) {
+    if (!toOriginForm(req)) return sendJson(res, 400, { error: 'Bad request target' }, { Connection: 'close' });
     if (!guard(req, res)) return undefined;
     const { pathname } = new URL(req.url, 'http://localhost');
     if (req.method === 'GET' && pathname === '/health') return sendHealth(res);
