@@ -34,6 +34,18 @@ function sendJsonRpcError(res, status, code, message, headers) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 }
 
+// Connection is hop-by-hop (RFC 9110 §7.6.1): node:http answers the request's own (RFC 9112 §9.6)
+// unless a handler overrides it, as the SDK's event-stream answers do with `keep-alive`.
+function withoutConnectionHeader(handler) {
+  return {
+    async fetch(request, options) {
+      const response = await handler.fetch(request, options);
+      response.headers.delete('connection');
+      return response;
+    },
+  };
+}
+
 function listen(server, port, host) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -54,7 +66,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     maxRequestBodySize: MAX_BODY_BYTES,
     onerror: (error) => log.warn(`MCP: ${error.message}`),
   });
-  const serveMcp = toNodeHandler(mcpHandler);
+  const serveMcp = toNodeHandler(withoutConnectionHeader(mcpHandler));
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
   const authorized = createAuthGate(authToken);
