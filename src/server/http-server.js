@@ -14,10 +14,13 @@ const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
 const { serveWhileConnected } = require('./client-gone');
 const { toOriginForm } = require('./request-target');
+const { BodyBudget } = require('./body-budget');
 const log = require('./log');
 
 const MCP_PATH = '/mcp';
 const MAX_BODY_BYTES = 1024 * 1024;
+// Request bodies held at once, all connections together; SECURITY.md gives the memory it bounds.
+const MAX_BODY_BYTES_IN_FLIGHT = 32 * MAX_BODY_BYTES;
 // After the calls in flight are answered, how long the last responses get to reach the clients.
 const FLUSH_TIMEOUT_MS = 1000;
 // The code the SDK's transports answer a refused request with, so a client sees one vocabulary.
@@ -66,8 +69,9 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     maxRequestBodySize: MAX_BODY_BYTES,
     onerror: (error) => log.warn(`MCP: ${error.message}`),
   });
-  const serveMcp = toNodeHandler(withoutConnectionHeader(mcpHandler));
+  const serveMcp = toNodeHandler(withoutConnectionHeader(mcpHandler), { maxRequestBodySize: MAX_BODY_BYTES });
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
+  const bodies = new BodyBudget({ totalBytes: MAX_BODY_BYTES_IN_FLIGHT, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
   const authorized = createAuthGate(authToken);
   let stopping = false;
@@ -101,6 +105,11 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     if (pathname !== MCP_PATH && pathname !== '/find_tools') return sendJson(res, 404, { error: 'Not found' });
     if (authorized && !(await authorized(req, res))) return undefined;
     if (stopping) return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server is shutting down', { Connection: 'close' });
+    const releaseBody = bodies.reserve(req);
+    if (!releaseBody) {
+      return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server busy: too many request bodies in flight', { Connection: 'close', 'Retry-After': '1' });
+    }
+    res.once('close', releaseBody);
     return pathname === MCP_PATH ? serveWhileConnected(res, () => serveMcp(req, res)) : serveFindTools(req, res);
   }
 
@@ -136,4 +145,4 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   };
 }
 
-module.exports = { startHttpServer };
+module.exports = { startHttpServer, MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT };
