@@ -36,9 +36,13 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
     try {
       request = await toWebRequest(req, undefined, { maxRequestBodySize: maxBodyBytes });
     } catch (error) {
-      if (error.name !== 'RequestBodyTooLargeError') throw error;
-      res.setHeader('Connection', 'close');
-      return sendJson(res, 413, { error: `Request body must not exceed ${maxBodyBytes} bytes` });
+      if (error.name === 'RequestBodyTooLargeError') {
+        res.setHeader('Connection', 'close');
+        return sendJson(res, 413, { error: `Request body must not exceed ${maxBodyBytes} bytes` });
+      }
+      // A client that stops mid-upload has left: there is no one to answer, and nothing went wrong here.
+      if (!req.complete) return undefined;
+      throw error;
     }
     let args;
     try {
