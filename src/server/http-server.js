@@ -12,7 +12,7 @@ const { createRequestGuard } = require('./guards');
 const { createAuthGate } = require('./auth');
 const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
-const { serveWhileConnected } = require('./client-gone');
+const { tiedToConnection } = require('./client-gone');
 const { toOriginForm } = require('./request-target');
 const { BodyBudget } = require('./body-budget');
 const log = require('./log');
@@ -69,7 +69,8 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     maxRequestBodySize: MAX_BODY_BYTES,
     onerror: (error) => log.warn(`MCP: ${error.message}`),
   });
-  const serveMcp = toNodeHandler(withoutConnectionHeader(mcpHandler), { maxRequestBodySize: MAX_BODY_BYTES });
+  const mcpWebHandler = withoutConnectionHeader(mcpHandler);
+  const serveMcp = (req, res) => toNodeHandler(tiedToConnection(mcpWebHandler, res), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
   const bodies = new BodyBudget({ totalBytes: MAX_BODY_BYTES_IN_FLIGHT, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
@@ -110,7 +111,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
       return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server busy: too many request bodies in flight', { Connection: 'close', 'Retry-After': '1' });
     }
     res.once('close', releaseBody);
-    return pathname === MCP_PATH ? serveWhileConnected(res, () => serveMcp(req, res)) : serveFindTools(req, res);
+    return pathname === MCP_PATH ? serveMcp(req, res) : serveFindTools(req, res);
   }
 
   // Every response until it is sent or its connection drops, so close() can tell when to let go.

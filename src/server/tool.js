@@ -73,7 +73,7 @@ function createCallToolHandler(findTools) {
     const httpRequest = ctx.http?.req;
     const { text, outcome, cancelled } = await findTools(request.params.arguments, {
       header: httpRequest?.headers.get('x-agent-id') ?? undefined,
-      signal: callSignal(ctx.mcpReq.signal),
+      signal: callSignal(ctx.mcpReq.signal, httpRequest),
       transport: httpRequest ? 'http' : 'stdio',
       httpRequest,
     });
