@@ -3,7 +3,7 @@
 // The HTTP surface (BEHAVIOUR.md §8) on a plain node:http server: Streamable HTTP at /mcp through
 // the SDK's createMcpHandler (both protocol eras, stateless), the worker's POST /find_tools,
 // GET /health and GET /metrics; the Host/Origin guards in front of all of them, bearer auth in
-// front of /mcp and /find_tools.
+// front of /mcp and /find_tools, and request bodies bounded, each and all together.
 
 const http = require('node:http');
 const { createMcpHandler } = require('@modelcontextprotocol/server');
@@ -70,7 +70,8 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     onerror: (error) => log.warn(`MCP: ${error.message}`),
   });
   const mcpWebHandler = withoutConnectionHeader(mcpHandler);
-  const serveMcp = (req, res) => toNodeHandler(tiedToConnection(mcpWebHandler, res), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
+  const serveMcp = (req, res) =>
+    toNodeHandler(tiedToConnection(mcpWebHandler, res), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
   const bodies = new BodyBudget({ totalBytes: MAX_BODY_BYTES_IN_FLIGHT, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
