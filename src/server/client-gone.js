@@ -40,7 +40,7 @@ function tiedToConnection(handler, res) {
       try {
         parsedBody = JSON.parse(text);
       } catch {
-        return handler.fetch(tied(new Request(request, { body: text }), signal), options);
+        return handler.fetch(tied(new Request(request, { method: request.method, body: text }), signal), options);
       }
       return handler.fetch(tied(request, signal), { ...options, parsedBody });
     },
