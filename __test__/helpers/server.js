@@ -95,9 +95,12 @@ async function connectStdio(env, negotiation = 'legacy') {
   return session(client, { stderr: () => stderr });
 }
 
-/** Spawns the server with args and env; resolves once stderr matches `ready` (a RegExp). */
-function spawnServer(args, env, ready) {
-  const child = spawn(process.execPath, [SERVER_PATH, ...args], { env: { PATH: process.env.PATH, ...env } });
+/**
+ * Spawns the server with args and env, node itself given nodeArgs; resolves once stderr matches
+ * `ready` (a RegExp).
+ */
+function spawnServer(args, env, ready, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, SERVER_PATH, ...args], { env: { PATH: process.env.PATH, ...env } });
   // 'close', unlike 'exit', waits for stdout and stderr to be read to their end.
   const closed = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   const output = { stdout: '', stderr: '' };
@@ -123,9 +126,9 @@ function spawnServer(args, env, ready) {
   return { child, output, started, exited: () => closed };
 }
 
-/** The server in --http mode on an ephemeral port of 127.0.0.1. */
-async function startHttpServer(env) {
-  const server = spawnServer(['--http'], { PORT: '0', HOST: '127.0.0.1', ...env }, /listening on http:\/\/[^:]+:(\d+)/);
+/** The server in --http mode on an ephemeral port of 127.0.0.1 (node given nodeArgs). */
+async function startHttpServer(env, nodeArgs = []) {
+  const server = spawnServer(['--http'], { PORT: '0', HOST: '127.0.0.1', ...env }, /listening on http:\/\/[^:]+:(\d+)/, nodeArgs);
   const [, port] = await server.started;
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -3,7 +3,7 @@
 // The HTTP surface (BEHAVIOUR.md §8) on a plain node:http server: Streamable HTTP at /mcp through
 // the SDK's createMcpHandler (both protocol eras, stateless), the worker's POST /find_tools,
 // GET /health and GET /metrics; the Host/Origin guards in front of all of them, bearer auth in
-// front of /mcp and /find_tools.
+// front of /mcp and /find_tools, and request bodies bounded, each and all together.
 
 const http = require('node:http');
 const { createMcpHandler } = require('@modelcontextprotocol/server');
@@ -12,10 +12,15 @@ const { createRequestGuard } = require('./guards');
 const { createAuthGate } = require('./auth');
 const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
+const { tiedToConnection } = require('./client-gone');
+const { toOriginForm } = require('./request-target');
+const { BodyBudget } = require('./body-budget');
 const log = require('./log');
 
 const MCP_PATH = '/mcp';
 const MAX_BODY_BYTES = 1024 * 1024;
+// Request bodies held at once, all connections together; SECURITY.md gives the memory it bounds.
+const MAX_BODY_BYTES_IN_FLIGHT = 32 * MAX_BODY_BYTES;
 // After the calls in flight are answered, how long the last responses get to reach the clients.
 const FLUSH_TIMEOUT_MS = 1000;
 // The code the SDK's transports answer a refused request with, so a client sees one vocabulary.
@@ -30,6 +35,18 @@ function sendJson(res, status, value, headers = {}) {
 
 function sendJsonRpcError(res, status, code, message, headers) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+// Connection is hop-by-hop (RFC 9110 §7.6.1): node:http answers the request's own (RFC 9112 §9.6)
+// unless a handler overrides it, as the SDK's event-stream answers do with `keep-alive`.
+function withoutConnectionHeader(handler) {
+  return {
+    async fetch(request, options) {
+      const response = await handler.fetch(request, options);
+      response.headers.delete('connection');
+      return response;
+    },
+  };
 }
 
 function listen(server, port, host) {
@@ -52,8 +69,11 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     maxRequestBodySize: MAX_BODY_BYTES,
     onerror: (error) => log.warn(`MCP: ${error.message}`),
   });
-  const serveMcp = toNodeHandler(mcpHandler);
+  const mcpWebHandler = withoutConnectionHeader(mcpHandler);
+  const serveMcp = (req, res) =>
+    toNodeHandler(tiedToConnection(mcpWebHandler, res), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
+  const bodies = new BodyBudget({ totalBytes: MAX_BODY_BYTES_IN_FLIGHT, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
   const authorized = createAuthGate(authToken);
   let stopping = false;
@@ -79,6 +99,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   }
 
   async function route(req, res) {
+    if (!toOriginForm(req)) return sendJson(res, 400, { error: 'Bad request target' }, { Connection: 'close' });
     if (!guard(req, res)) return undefined;
     const { pathname } = new URL(req.url, 'http://localhost');
     if (req.method === 'GET' && pathname === '/health') return sendHealth(res);
@@ -86,6 +107,11 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
     if (pathname !== MCP_PATH && pathname !== '/find_tools') return sendJson(res, 404, { error: 'Not found' });
     if (authorized && !(await authorized(req, res))) return undefined;
     if (stopping) return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server is shutting down', { Connection: 'close' });
+    const releaseBody = bodies.reserve(req);
+    if (!releaseBody) {
+      return sendJsonRpcError(res, 503, SERVER_ERROR, 'Server busy: too many request bodies in flight', { Connection: 'close', 'Retry-After': '1' });
+    }
+    res.once('close', releaseBody);
     return pathname === MCP_PATH ? serveMcp(req, res) : serveFindTools(req, res);
   }
 
@@ -121,4 +147,4 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   };
 }
 
-module.exports = { startHttpServer };
+module.exports = { startHttpServer, MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT };

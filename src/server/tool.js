@@ -4,6 +4,7 @@
 
 const { resolveAgentId, AgentIdError } = require('./agent-id');
 const { INPUT_SCHEMA, coerceArguments } = require('./arguments');
+const { callSignal } = require('./client-gone');
 const log = require('./log');
 
 const FIND_TOOLS_TOOL = Object.freeze({
@@ -78,7 +79,7 @@ function createCallToolHandler(findTools) {
     const httpRequest = ctx.http?.req;
     const { text, outcome, cancelled } = await findTools(request.params.arguments, {
       header: httpRequest?.headers.get('x-agent-id') ?? undefined,
-      signal: ctx.mcpReq.signal,
+      signal: callSignal(ctx.mcpReq.signal, httpRequest),
       transport: httpRequest ? 'http' : 'stdio',
       httpRequest,
     });

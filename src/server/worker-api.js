@@ -4,6 +4,7 @@
 // deployment whose WORKER_SERVICE_URL pointed at the worker can point it here unchanged.
 
 const { toWebRequest } = require('@modelcontextprotocol/node');
+const { clientGoneSignal } = require('./client-gone');
 
 function sendJson(res, status, value) {
   sendText(res, status, JSON.stringify(value));
@@ -35,9 +36,13 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
     try {
       request = await toWebRequest(req, undefined, { maxRequestBodySize: maxBodyBytes });
     } catch (error) {
-      if (error.name !== 'RequestBodyTooLargeError') throw error;
-      res.setHeader('Connection', 'close');
-      return sendJson(res, 413, { error: `Request body must not exceed ${maxBodyBytes} bytes` });
+      if (error.name === 'RequestBodyTooLargeError') {
+        res.setHeader('Connection', 'close');
+        return sendJson(res, 413, { error: `Request body must not exceed ${maxBodyBytes} bytes` });
+      }
+      // A client that stops mid-upload has left: there is no one to answer, and nothing went wrong here.
+      if (!req.complete) return undefined;
+      throw error;
     }
     let args;
     try {
@@ -48,12 +53,9 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
       return sendJson(res, 400, { error: 'Request body must be a JSON object' });
     }
-    // The client going away is the worker's cancellation.
-    const cancel = new AbortController();
-    res.once('close', () => cancel.abort());
     const answered = await findTools(args, {
       header: req.headers['x-agent-id'],
-      signal: cancel.signal,
+      signal: clientGoneSignal(res),
       transport: 'http',
       route: '/find_tools',
     });
