@@ -15,6 +15,7 @@ const { InFlight } = require('./in-flight');
 const { tiedToConnection } = require('./client-gone');
 const { toOriginForm } = require('./request-target');
 const { BodyBudget } = require('./body-budget');
+const { sendJson } = require('./respond');
 const log = require('./log');
 
 const MCP_PATH = '/mcp';
@@ -26,12 +27,6 @@ const FLUSH_TIMEOUT_MS = 1000;
 // The code the SDK's transports answer a refused request with, so a client sees one vocabulary.
 const SERVER_ERROR = -32000;
 const INTERNAL_ERROR = -32603;
-
-function sendJson(res, status, value, headers = {}) {
-  const text = JSON.stringify(value);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
 function sendJsonRpcError(res, status, code, message, headers) {
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);

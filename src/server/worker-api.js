@@ -5,15 +5,7 @@
 
 const { toWebRequest } = require('@modelcontextprotocol/node');
 const { clientGoneSignal } = require('./client-gone');
-
-function sendJson(res, status, value) {
-  sendText(res, status, JSON.stringify(value));
-}
-
-function sendText(res, status, text) {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const { sendJson, sendJsonText } = require('./respond');
 
 // A result line goes out as it is, byte for byte (it may hold Python's NaN tokens, which
 // JSON.parse refuses). The agent-id texts and the legacy script's own failure texts are not
@@ -60,7 +52,7 @@ function createWorkerApi({ findTools, maxBodyBytes }) {
       route: '/find_tools',
     });
     if (answered.cancelled) return undefined;
-    return sendText(res, 200, resultBody(answered.text));
+    return sendJsonText(res, 200, resultBody(answered.text));
   };
 }
 
