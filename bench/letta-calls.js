@@ -38,18 +38,19 @@ function nodeBinary(name) {
 // Every lane a success: a lane whose call fails is reported, never timed.
 function stdioLanes(node, target) {
   const env = pythonEnv(target);
-  const server = (label, extraEnv, script = SERVER, expect = SUCCESS) => ({
+  const server = (id, label, extraEnv, script = SERVER, expect = SUCCESS) => ({
+    id,
     label,
     run: () => stdioCall({ command: node, args: [script], env: { ...env, ...extraEnv }, callArgs: CALL_ARGS }),
     expect,
   });
   return [
-    { label: "bare `node -e ''`", run: () => stdioCall({ command: node, args: ['-e', ''], env, exchange: false }), bare: true },
-    server('native server (lookup + attach)', {}),
-    server('native server, FIND_TOOLS_TOOL_ID set (attach only)', { FIND_TOOLS_TOOL_ID: FIND_TOOLS_ID }),
-    server('native server, MCP_STDIO_LEAN=false (the SDK serves)', { MCP_STDIO_LEAN: 'false' }),
-    server('server rolled back to the legacy script', { FIND_TOOLS_BACKEND: 'legacy', FIND_TOOLS_LEGACY_SCRIPT: LEGACY_SCRIPT }),
-    server('minimal SDK v2 stdio server answering a constant', {}, CONSTANT_SERVER, 'constant'),
+    { id: 'bare', label: "bare `node -e ''`", run: () => stdioCall({ command: node, args: ['-e', ''], env, exchange: false }), bare: true },
+    server('native', 'native server (lookup + attach)', {}),
+    server('native-fixed-id', 'native server, FIND_TOOLS_TOOL_ID set (attach only)', { FIND_TOOLS_TOOL_ID: FIND_TOOLS_ID }),
+    server('native-sdk', 'native server, MCP_STDIO_LEAN=false (the SDK serves)', { MCP_STDIO_LEAN: 'false' }),
+    server('rollback', 'server rolled back to the legacy script', { FIND_TOOLS_BACKEND: 'legacy', FIND_TOOLS_LEGACY_SCRIPT: LEGACY_SCRIPT }),
+    server('sdk-constant', 'minimal SDK v2 stdio server answering a constant', {}, CONSTANT_SERVER, 'constant'),
   ];
 }
 
@@ -76,7 +77,7 @@ async function measureStdio(node, lanes, rounds) {
     lanes: lanes.map((lane) => {
       const sample = samples.get(lane);
       const totalMs = median(sample.totalMs);
-      return { label: lane.label, answerMs: median(sample.answerMs), totalMs, ratio: totalMs / median(bare.totalMs), calls: sample.totalMs.length, failures: sample.failures };
+      return { id: lane.id, label: lane.label, answerMs: median(sample.answerMs), totalMs, ratio: totalMs / median(bare.totalMs), calls: sample.totalMs.length, failures: sample.failures };
     }),
   };
 }
@@ -85,16 +86,17 @@ async function measureStdio(node, lanes, rounds) {
 // shebang line, through /usr/bin/env), and node with the script's path, all on this Node.
 function commandLanes(target) {
   const env = pythonEnv(target);
-  const viaCommand = (label, command, args) => ({
+  const viaCommand = (id, label, command, args) => ({
+    id,
     label,
     run: () => stdioCall({ command, args, env, callArgs: CALL_ARGS, cwd: ROOT }),
     expect: SUCCESS,
   });
   return [
-    { label: "bare `node -e ''`", run: () => stdioCall({ command: process.execPath, args: ['-e', ''], env, exchange: false }), bare: true },
-    viaCommand('`node src/index.js`', process.execPath, [SERVER]),
-    viaCommand('the bin (`src/index.js` run by its shebang)', SERVER, []),
-    viaCommand('`npx letta-find-tools-mcp` (installed, offline)', 'npx', ['--offline', 'letta-find-tools-mcp']),
+    { id: 'bare', label: "bare `node -e ''`", run: () => stdioCall({ command: process.execPath, args: ['-e', ''], env, exchange: false }), bare: true },
+    viaCommand('node', '`node src/index.js`', process.execPath, [SERVER]),
+    viaCommand('bin', 'the bin (`src/index.js` run by its shebang)', SERVER, []),
+    viaCommand('npx', '`npx letta-find-tools-mcp` (installed, offline)', 'npx', ['--offline', 'letta-find-tools-mcp']),
   ];
 }
 
@@ -102,8 +104,8 @@ async function measureHttp(target, rounds) {
   // Both forward one POST per call: the native server is given the find_tools id.
   const env = { ...pythonEnv(target), FIND_TOOLS_TOOL_ID: FIND_TOOLS_ID };
   const servers = [
-    { label: 'native server', ...(await startHttpServer([SERVER], env)) },
-    { label: 'forwarding floor (bench/forwarding-server.js)', ...(await startHttpServer([FORWARDING_SERVER], env)) },
+    { id: 'native', label: 'native server', ...(await startHttpServer([SERVER], env)) },
+    { id: 'floor', label: 'forwarding floor (bench/forwarding-server.js)', ...(await startHttpServer([FORWARDING_SERVER], env)) },
   ];
   const samples = new Map(servers.map((server) => [server, { totalMs: [], requestMs: [[], [], [], []], failures: 0 }]));
   try {
@@ -129,6 +131,7 @@ async function measureHttp(target, rounds) {
   return servers.map((server) => {
     const sample = samples.get(server);
     return {
+      id: server.id,
       label: server.label,
       totalMs: median(sample.totalMs),
       ratio: median(sample.totalMs) / median(floor.totalMs),
@@ -208,7 +211,10 @@ function renderLettaCalls({ rounds, stdio, commands, http, firstCalls }) {
   return `${out.join('\n')}\n`;
 }
 
-/** Runs the section (settings.lettaRounds rounds on settings.lettaNodes); resolves to its Markdown. */
+/**
+ * Runs the section (settings.lettaRounds rounds on settings.lettaNodes); resolves to its numbers,
+ * {rounds, stdio, commands, http, firstCalls}, which renderLettaCalls() writes as Markdown.
+ */
 async function measureLettaCalls({ lettaRounds: rounds, lettaNodes: nodes } = readSettings()) {
   const certificates = makeCertificates();
   const upstream = await startUpstream({ certificates });
@@ -225,18 +231,18 @@ async function measureLettaCalls({ lettaRounds: rounds, lettaNodes: nodes } = re
     const http = await measureHttp(target, rounds);
     log('first calls');
     const firstCalls = await measureFirstCalls(upstream, certificates, rounds);
-    return renderLettaCalls({ rounds, stdio, commands, http, firstCalls });
+    return { rounds, stdio, commands, http, firstCalls };
   } finally {
     await upstream.stop();
     removeCertificates(certificates);
   }
 }
 
-module.exports = { measureLettaCalls };
+module.exports = { measureLettaCalls, renderLettaCalls };
 
 if (require.main === module) {
   measureLettaCalls().then(
-    (markdown) => process.stdout.write(markdown),
+    (lettaCalls) => process.stdout.write(renderLettaCalls(lettaCalls)),
     (error) => {
       log(`failed: ${error.stack}`);
       process.exitCode = 1;

@@ -137,8 +137,8 @@ function targetRows(summary) {
       else if (/×/.test(target.target)) value = formatRatio(target.value);
       else value = String(target.value);
     }
-    let verdict = 'not measured';
-    if (target.met === true) verdict = target.stretchMet ? 'met (stretch too)' : 'met';
+    let verdict = target.value === null || target.value === undefined ? 'not measured' : 'reported';
+    if (target.met === true) verdict = 'met';
     if (target.met === false) verdict = 'MISSED';
     return [target.measure, target.target, value, verdict + (target.detail ? ` (${target.detail})` : '')];
   });
@@ -189,7 +189,7 @@ function sections(summary) {
     });
   }
   if (summary.soaks.length) result.push({ title: 'soak', table: { headers: SOAK_HEADERS, rows: soakRows(summary) } });
-  result.push({ title: 'DESIGN.md targets', table: { headers: ['measure', 'target', 'this run', 'verdict'], rows: targetRows(summary) } });
+  result.push({ title: 'targets (BENCHMARKS.md)', table: { headers: ['measure', 'target', 'this run', 'verdict'], rows: targetRows(summary) } });
   return result;
 }
 

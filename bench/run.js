@@ -10,7 +10,7 @@ const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
 const { buildCases } = require('./cases');
-const { measureLettaCalls } = require('./letta-calls');
+const { measureLettaCalls, renderLettaCalls } = require('./letta-calls');
 const { renderChart } = require('./chart');
 const { renderMarkdown, renderText } = require('./report');
 const { makeCertificates, removeCertificates } = require('./lib/certificates');
@@ -259,8 +259,11 @@ async function main() {
     await upstream.stop();
     removeCertificates(certificates);
   }
+  // A process per call: measured apart, on an upstream of its own, after the long-lived lanes.
+  const lettaCalls = settings.lettaRounds ? await measureLettaCalls(settings) : null;
   const summary = summarise({
     ...collected,
+    lettaCalls,
     settings,
     skipped,
     addon,
@@ -270,7 +273,7 @@ async function main() {
   });
   writeResults(settings, summary);
   process.stdout.write(renderText(summary));
-  if (settings.lettaRounds) process.stdout.write(`\n${await measureLettaCalls(settings)}`);
+  if (lettaCalls) process.stdout.write(`\n${renderLettaCalls(lettaCalls)}`);
 }
 
 main().catch((error) => {

@@ -98,7 +98,7 @@ function summariseMemory(memoryBefore, memoryAfter) {
   );
 }
 
-function summarise({ cases, measurements, cold, memoryBefore, memoryAfter, soaks, cpus, settings, skipped, addon, machine, startedAt, durationSeconds }) {
+function summarise({ cases, measurements, cold, memoryBefore, memoryAfter, soaks, lettaCalls, cpus, settings, skipped, addon, machine, startedAt, durationSeconds }) {
   // Where the results go is no setting of the run: it stays out of the summary.
   const { resultsDir: _resultsDir, ...knobs } = settings;
   const summary = {
@@ -113,6 +113,7 @@ function summarise({ cases, measurements, cold, memoryBefore, memoryAfter, soaks
     memory: summariseMemory(memoryBefore, memoryAfter),
     cold,
     soaks,
+    lettaCalls,
   };
   summary.targets = evaluateTargets(summary);
   return summary;

@@ -1,13 +1,16 @@
 'use strict';
 
-// The performance targets of DESIGN.md, checked against one run's summary. Each ratio is
-// spelled the way DESIGN.md states its target.
+// The project's performance targets, the table of BENCHMARKS.md ("Targets"), checked against one
+// run's summary, each ratio spelled the way that table states it. Nothing else is a target here:
+// the other comparisons the run makes are in its tables, not judged.
 
 const { median } = require('./numbers');
 
 const CONNECTION_LIMIT = 32;
+// "No trend" as one soak can show it: RSS after the soak's calls within this much of its
+// baseline after warm-up (allocator and JIT noise stay well under it; a per-call leak of a few
+// bytes over 200,000 calls does not).
 const SOAK_GROWTH_LIMIT_BYTES = 20 * 1024 * 1024;
-const COLD_LIMIT_MS = 10;
 
 function finder(summary) {
   return (caseId, laneId) => {
@@ -40,11 +43,11 @@ function ratioOf(numeratorLane, denominatorLane, phase, field, { paired }) {
   return { value: median(ratios), roundsMin: Math.min(...ratios), roundsMax: Math.max(...ratios) };
 }
 
-function ratioTarget({ measure, target, lanes: [numeratorLane, denominatorLane], phase, field, paired = true, meets, stretch }) {
+function ratioTarget({ measure, target, lanes: [numeratorLane, denominatorLane], phase, field, paired = true, meets }) {
   const ratio = ratioOf(numeratorLane, denominatorLane, phase, field, { paired });
   if (!ratio) return { measure, target, value: null, met: null };
   const spread = ratio.roundsMin === undefined ? undefined : `rounds ${ratio.roundsMin.toFixed(2)}–${ratio.roundsMax.toFixed(2)}×`;
-  return { measure, target, value: ratio.value, met: meets(ratio.value), stretchMet: stretch ? stretch(ratio.value) : undefined, detail: spread };
+  return { measure, target, value: ratio.value, met: meets(ratio.value), detail: spread };
 }
 
 function evaluateTargets(summary) {
@@ -53,9 +56,6 @@ function evaluateTargets(summary) {
   const nativeFixed = lane('attach', 'native/fixed-id');
   const rawPost = lane('attach', 'undici-cached/raw');
   const undiciCached = lane('main', 'undici-cached/lookup');
-  const undiciLegacy = lane('main', 'undici-legacy/lookup');
-  const spawn = lane('main', 'spawn/lookup');
-  const worker = lane('main', 'worker/lookup');
   const serverLane = (path) => lane('server', `${path}/${path.endsWith('http') ? 'http' : 'stdio'}`);
   const nativeServer = { stdio: serverLane('server-native-stdio'), http: serverLane('server-native-http') };
   const floorServer = { stdio: serverLane('server-forwarding-stdio'), http: serverLane('server-forwarding-http') };
@@ -64,73 +64,13 @@ function evaluateTargets(summary) {
     benchCase.lanes.filter((item) => item.path.startsWith('native')).map((item) => ({ ...item, caseId: benchCase.id })),
   );
   const mostConnections = nativeLanes.reduce((most, item) => (most && most.connectionsPerOriginMax >= item.connectionsPerOriginMax ? most : item), null);
-  const nativeSoak = summary.soaks.find((soak) => soak.path === 'native');
-  const nativeCold = summary.cold['native/lookup'];
   const connectionsMax = mostConnections ? mostConnections.connectionsPerOriginMax : null;
   return [
-    ratioTarget({
-      measure: 'sequential p50, findTools (fixed id) ÷ raw undici POST',
-      target: '≤ 1.0×',
-      lanes: [nativeFixed, rawPost],
-      phase: 'sequential',
-      field: 'p50Ms',
-      meets: (value) => value <= 1.0,
-    }),
-    ratioTarget({
-      measure: 'throughput at 64 in flight, findTools ÷ undici port with our cache',
-      target: '≥ 1.0× (stretch 1.2×)',
-      lanes: [native, undiciCached],
-      phase: 'c64',
-      field: 'throughput',
-      meets: (value) => value >= 1.0,
-      stretch: (value) => value >= 1.2,
-    }),
-    ratioTarget({
-      measure: 'p99 with a call every 5 ms, findTools ÷ undici port with our cache',
-      target: '≤ 0.7×',
-      lanes: [native, undiciCached],
-      phase: 'sporadic',
-      field: 'p99Ms',
-      paired: false,
-      meets: (value) => value <= 0.7,
-    }),
-    ratioTarget({
-      measure: 'full find_tools work at 64 in flight, findTools ÷ legacy-faithful undici port (throughput)',
-      target: '≥ 1.8×',
-      lanes: [native, undiciLegacy],
-      phase: 'c64',
-      field: 'throughput',
-      meets: (value) => value >= 1.8,
-    }),
-    ratioTarget({
-      measure: 'full find_tools work, sequential p50, legacy-faithful undici port ÷ findTools',
-      target: '≥ 1.8×',
-      lanes: [undiciLegacy, native],
-      phase: 'sequential',
-      field: 'p50Ms',
-      meets: (value) => value >= 1.8,
-    }),
-    ratioTarget({
-      measure: 'sequential p50, spawned legacy-style script ÷ findTools',
-      target: '≥ 1,000×',
-      lanes: [spawn, native],
-      phase: 'sequential',
-      field: 'p50Ms',
-      paired: false,
-      meets: (value) => value >= 1000,
-    }),
-    ratioTarget({
-      measure: 'sequential p50, worker hop ÷ findTools',
-      target: '≥ 300×',
-      lanes: [worker, native],
-      phase: 'sequential',
-      field: 'p50Ms',
-      meets: (value) => value >= 300,
-    }),
+    ...lettaCallTargets(summary.lettaCalls),
     ...['stdio', 'http'].map((transport) =>
       ratioTarget({
-        measure: `tools/call sequential p50 through the server, ${transport}: native server ÷ forwarding SDK server`,
-        target: '≤ 1.05× (goal 1.0×)',
+        measure: `tools/call sequential p50 through a long-lived server, ${transport}: native server ÷ forwarding SDK server`,
+        target: '≤ 1.05× (one shared core: ~1.1–1.2× accepted)',
         lanes: [nativeServer[transport], floorServer[transport]],
         phase: 'sequential',
         field: 'p50Ms',
@@ -138,21 +78,29 @@ function evaluateTargets(summary) {
       }),
     ),
     ratioTarget({
-      measure: 'tools/call throughput at 16 in flight over HTTP: native server ÷ forwarding SDK server',
-      target: '≥ 1.0×',
-      lanes: [nativeServer.http, floorServer.http],
-      phase: 'c16',
-      field: 'throughput',
-      meets: (value) => value >= 1.0,
-    }),
-    ratioTarget({
-      measure: 'tools/call sequential p50 over stdio: server rolled back to the script ÷ native server',
+      measure: 'tools/call sequential p50 over stdio, long-lived: server rolled back to the script ÷ native server',
       target: '≥ 300×',
       lanes: [spawnServer, nativeServer.stdio],
       phase: 'sequential',
       field: 'p50Ms',
       paired: false,
       meets: (value) => value >= 300,
+    }),
+    ratioTarget({
+      measure: 'sequential p50, findTools (fixed id) ÷ raw undici POST',
+      target: '≤ 1.1×',
+      lanes: [nativeFixed, rawPost],
+      phase: 'sequential',
+      field: 'p50Ms',
+      meets: (value) => value <= 1.1,
+    }),
+    ratioTarget({
+      measure: 'throughput at 64 in flight, findTools ÷ undici port with our cache',
+      target: '≥ 1.2×',
+      lanes: [native, undiciCached],
+      phase: 'c64',
+      field: 'throughput',
+      meets: (value) => value >= 1.2,
     }),
     {
       measure: 'upstream TCP connections a native client opened in one phase (warm-up included), per origin; limit 32',
@@ -161,21 +109,50 @@ function evaluateTargets(summary) {
       met: connectionsMax === null ? null : connectionsMax <= CONNECTION_LIMIT,
       detail: mostConnections ? `${mostConnections.caseId}, ${mostConnections.id}` : undefined,
     },
-    {
-      measure: `RSS growth over ${nativeSoak ? nativeSoak.calls.toLocaleString('en-US') : 'the soak\'s'} calls (native)`,
-      target: '≤ 20 MB',
-      value: nativeSoak ? nativeSoak.growthBytes : null,
-      unit: 'bytes',
-      met: nativeSoak ? nativeSoak.growthBytes <= SOAK_GROWTH_LIMIT_BYTES : null,
-      detail: nativeSoak && nativeSoak.calls < 200_000 ? 'soak shorter than the 200k calls the target names' : undefined,
-    },
-    {
-      measure: '`require` + first call, cold (native, median)',
-      target: `≤ ${COLD_LIMIT_MS} ms`,
-      value: nativeCold ? nativeCold.totalMs : null,
-      unit: 'ms',
-      met: nativeCold ? nativeCold.totalMs <= COLD_LIMIT_MS : null,
-    },
+    ...['native', 'server-stdio', 'server-http'].map((path) => soakTarget(summary.soaks.find((soak) => soak.path === path), path)),
+  ];
+}
+
+function soakTarget(soak, path) {
+  return {
+    measure: `RSS after warm-up over ${soak ? soak.calls.toLocaleString('en-US') : "the soak's"} calls (${path === 'native' ? 'findTools direct' : path})`,
+    target: 'no trend (≤ 20 MB)',
+    value: soak ? soak.growthBytes : null,
+    unit: 'bytes',
+    met: soak ? soak.growthBytes <= SOAK_GROWTH_LIMIT_BYTES : null,
+    detail: soak && soak.calls < 200_000 ? 'soak shorter than the 200k calls the target names' : undefined,
+  };
+}
+
+/** The rows of a call as Letta makes it (bench/letta-calls.js), when the run measured it. */
+function lettaCallTargets(lettaCalls) {
+  if (!lettaCalls) return [];
+  const ratioOfLane = (lanes, id) => lanes.find((item) => item.id === id)?.ratio ?? null;
+  const row = (measure, target, value, meets) => ({ measure, target, value, met: value === null ? null : meets(value) });
+  return [
+    ...lettaCalls.stdio.map((run) =>
+      row(
+        `a call as Letta makes it over stdio (spawn → initialize → tools/call → tools/list → exit), native server ÷ bare \`node -e ''\`, Node ${run.node}`,
+        '≤ 2.5× (goal 1.5×)',
+        ratioOfLane(run.lanes, 'native'),
+        (value) => value <= 2.5,
+      ),
+    ),
+    row(
+      'HTTP, a new session per call (initialize, initialized, tools/call, tools/list): native server ÷ forwarding SDK server',
+      '≤ 1.05×',
+      ratioOfLane(lettaCalls.http, 'native'),
+      (value) => value <= 1.05,
+    ),
+    ...lettaCalls.firstCalls
+      .filter((first) => first.scheme === 'http' || first.scheme === 'https')
+      .map((first) => ({
+        measure: `the first call of a fresh process − a warm call making the same requests, ${first.scheme} (ms)`,
+        target: 'measured',
+        value: first.extraMs,
+        unit: 'ms',
+        met: null,
+      })),
   ];
 }
 
