@@ -3,7 +3,7 @@
 // The find_tools arguments as the server lists and forwards them (BEHAVIOUR.md §6): one table,
 // from which the tool's input schema, the coercion of what a client sends, and the rollback's
 // defaults all come. It cannot come from the addon: the server must list the tool and roll back
-// to the legacy script when the native binary does not load. __test__/arguments.spec.js checks it
+// to the legacy script when the native binary does not load. __test__/addon/arguments.spec.js checks it
 // against the addon's own description (its FindToolsArgs type and default constants).
 
 function asText(value) {

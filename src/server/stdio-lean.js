@@ -5,7 +5,7 @@
 // notifications/cancelled) without loading the SDK, whose loading is most of such a process's
 // life (README, "Design choices"). It serves only messages whose shape it knows the SDK would
 // accept as they are; everything else goes to the SDK's server (stdio-server.js), which then
-// serves the rest of the session. __test__/stdio-differential.spec.js holds its answers equal
+// serves the rest of the session. __test__/server/stdio-differential.spec.js holds its answers equal
 // to the SDK server's, byte for byte.
 
 const { FIND_TOOLS_TOOL } = require('./tool');

@@ -1,0 +1,233 @@
+'use strict';
+
+// The MCP server over stdio (BEHAVIOUR.md §6), through the real SDK client in each protocol era or
+// raw JSON-RPC lines, against the golden upstream.
+const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
+const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
+const { connectStdio, spawnServer, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL } = require('../helpers/server');
+
+const goldens = loadGoldens();
+const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
+const RESP_FULL = goldenCase('resp-full');
+
+const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
+const OK_CASE = goldenCase('lookup-noagent');
+
+const fixture = useGoldenUpstream(goldens, RESP_FULL);
+
+describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client negotiating %s', (negotiation) => {
+  let server;
+  beforeAll(async () => {
+    server = await connectStdio(fixture.env, negotiation);
+  });
+  afterAll(() => server.close());
+
+  test(`lands on the ${ERA_OF[negotiation]} era`, () => {
+    expect(server.client.getProtocolEra()).toBe(ERA_OF[negotiation]);
+  });
+
+  test('is letta-tools-selector and lists find_tools exactly as BEHAVIOUR.md §6 says', async () => {
+    expect(server.client.getServerVersion().name).toBe('letta-tools-selector');
+    const { tools } = await server.client.listTools();
+    expect(tools).toEqual([CONTRACT_TOOL]);
+  });
+
+  test('a call answers the golden line of resp-full in one text item', async () => {
+    const result = await server.callResult(RESP_FULL.args);
+    expect(result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
+    expect(result.isError).toBeUndefined();
+    expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
+  });
+
+  test('every response golden answers its line byte for byte, flagged isError unless a success', async () => {
+    for (const golden of goldens.cases.filter((c) => c.name.startsWith('resp-'))) {
+      fixture.upstream.setCase(golden);
+      const result = await server.callResult(golden.args);
+      expect(result.content).toEqual([{ type: 'text', text: golden.expected_result }]);
+      expect([golden.name, result.isError === true]).toEqual([golden.name, !golden.expected_result.startsWith('{"status": "success"')]);
+    }
+  });
+
+  test('a missing agent id is the legacy error text, flagged isError, and nothing is sent upstream', async () => {
+    const result = await server.callResult({ query: 'q' });
+    expect(result.content).toEqual([{ type: 'text', text: MISSING }]);
+    expect(result.isError).toBe(true);
+    expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING);
+    expect(fixture.upstream.requests).toEqual([]);
+  });
+
+  test('a malformed agent id is refused with the legacy text (REQUIRE_AGENT_ID implies the format check)', async () => {
+    expect(await server.call({ query: 'q', agent_id: 'agent 1/../x' })).toBe(
+      'Error in find_tools: Invalid agent ID format: agent 1/../x',
+    );
+    expect(fixture.upstream.requests).toEqual([]);
+  });
+
+  test('the agent id argument is trimmed', async () => {
+    await server.call({ ...RESP_FULL.args, agent_id: '  agent-exact\t' });
+    expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL.expected_requests.at(-1).body]);
+  });
+
+  test('arguments of odd types are converted or dropped, never refused', async () => {
+    fixture.upstream.setCase(OK_CASE);
+    const text = await server.call({
+      query: 42,
+      agent_id: 'agent-exact',
+      keep_tools: ['a', 7, true, { id: 'x' }, null, ['b']],
+      limit: '3',
+      min_score: true,
+      request_heartbeat: 'TRUE',
+      unknown_property: { nested: [1, 2] },
+    });
+    expect(text).toBe(OK_CASE.expected_result);
+    expect(attachBodies(fixture.upstream)).toEqual([
+      '{"limit": 3, "min_score": 50.0, "keep_tools": ["tool-exact", "a", "7", "true"], "request_heartbeat": true, "query": "42", "agent_id": "agent-exact"}',
+    ]);
+  });
+
+  test.each([
+    ['nulls everywhere', { query: null, agent_id: 'agent-exact', keep_tools: null, limit: null, min_score: null, request_heartbeat: null }],
+    ['objects and arrays', { query: { a: 1 }, agent_id: 'agent-exact', keep_tools: { a: 1 }, limit: [5], min_score: {}, request_heartbeat: [true] }],
+    ['numbers for strings and strings for numbers', { query: 1.5, agent_id: 'agent-exact', keep_tools: 12, limit: 'lots', min_score: 'NaN', request_heartbeat: 1 }],
+  ])('%s still make a call', async (_, args) => {
+    fixture.upstream.setCase(OK_CASE);
+    expect(await server.call(args)).toBe(OK_CASE.expected_result);
+    expect(attachBodies(fixture.upstream)).toHaveLength(1);
+  });
+
+  test('a numeric agent id is used as its text', async () => {
+    await server.call({ query: 'q', agent_id: 12345 });
+    expect(JSON.parse(attachBodies(fixture.upstream)[0]).agent_id).toBe('12345');
+  });
+
+  test('an unknown tool is a protocol error', async () => {
+    await expect(server.client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/Unknown tool: no_such_tool/);
+  });
+
+  test('logs the backend and the upstream once, on stderr', async () => {
+    await untilLogged(server.stderr, 'serving MCP over stdio');
+    const lines = server.stderr().split('\n').filter((line) => line.includes('find_tools backend:'));
+    expect(lines).toEqual([
+      `[letta-find-tools-mcp] info: find_tools backend: native client; Tool Selector at ${fixture.upstream.toolSelectorUrl}, Letta API at ${fixture.upstream.lettaUrl}`,
+    ]);
+  });
+});
+
+describe('environment flags', () => {
+  const withServer = async (extraEnv, body) => {
+    const server = await connectStdio({ ...fixture.env, ...extraEnv });
+    try {
+      await body(server);
+    } finally {
+      await server.close();
+    }
+  };
+
+  test('REQUIRE_AGENT_ID=false calls without an agent, and skips the format check', async () => {
+    fixture.upstream.setCase(OK_CASE);
+    await withServer({ REQUIRE_AGENT_ID: 'false' }, async (server) => {
+      expect(await server.call({ query: 'default' })).toBe(OK_CASE.expected_result);
+      expect(attachBodies(fixture.upstream)).toEqual([OK_CASE.expected_requests.at(-1).body]);
+      expect(await server.call({ query: 'q', agent_id: 'agent one' })).toBe(OK_CASE.expected_result);
+      expect(JSON.parse(attachBodies(fixture.upstream)[1]).agent_id).toBe('agent one');
+    });
+  });
+
+  test('REQUIRE_AGENT_ID=false with STRICT_AGENT_ID_VALIDATION=true still checks the format', async () => {
+    await withServer({ REQUIRE_AGENT_ID: 'false', STRICT_AGENT_ID_VALIDATION: 'true' }, async (server) => {
+      expect(await server.call({ query: 'q', agent_id: 'agent one' })).toBe('Error in find_tools: Invalid agent ID format: agent one');
+      fixture.upstream.setCase(OK_CASE);
+      expect(await server.call({ query: 'default' })).toBe(OK_CASE.expected_result);
+    });
+  });
+
+  test('STRICT_AGENT_ID_VALIDATION=true keeps requiring an agent by default', async () => {
+    await withServer({ STRICT_AGENT_ID_VALIDATION: 'true' }, async (server) => {
+      expect(await server.call({ query: 'q' })).toBe(MISSING);
+      expect(await server.call({ query: 'q', agent_id: 'a!' })).toBe('Error in find_tools: Invalid agent ID format: a!');
+      expect(await server.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
+    });
+  });
+
+  test('DEBUG_AGENT_ID_SOURCE=true logs where the agent id came from', async () => {
+    await withServer({ DEBUG_AGENT_ID_SOURCE: 'true' }, async (server) => {
+      await server.call(RESP_FULL.args);
+      await untilLogged(server.stderr, 'agent_id=agent-exact agent_id_source=parameter');
+    });
+  });
+
+  test('an unreadable flag keeps its default and says so', async () => {
+    await withServer({ REQUIRE_AGENT_ID: 'maybe' }, async (server) => {
+      expect(await server.call({ query: 'q' })).toBe(MISSING);
+      await untilLogged(server.stderr, "REQUIRE_AGENT_ID='maybe' is neither true nor false; using true");
+    });
+  });
+
+  test('secrets never reach the log', async () => {
+    await withServer({ TOOL_SELECTOR_PASSWORD: 'pw-never-logged', LETTA_PASSWORD: 'letta-never-logged' }, async (server) => {
+      await server.call({ query: 'q' });
+      await server.call(RESP_FULL.args);
+      await untilLogged(server.stderr, 'serving MCP over stdio');
+      expect(server.stderr()).not.toMatch(/never-logged/);
+    });
+  });
+});
+
+describe('raw stdio', () => {
+  const INITIALIZE = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  };
+  const send = (child, message) => child.stdin.write(`${JSON.stringify(message)}\n`);
+  const call = (id, args) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'find_tools', arguments: args } });
+  const responses = (stdout) =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+
+  test('stdout carries nothing but protocol messages, and closing stdin ends the server cleanly', async () => {
+    const server = spawnServer([], fixture.env, /serving MCP over stdio/);
+    await server.started;
+    send(server.child, INITIALIZE);
+    send(server.child, { jsonrpc: '2.0', method: 'notifications/initialized' });
+    server.child.stdin.write('this is not json\n');
+    send(server.child, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    send(server.child, call(3, RESP_FULL.args));
+    send(server.child, call(4, { query: 'q' }));
+    send(server.child, call(5, { ...RESP_FULL.args, limit: { not: 'a number' } }));
+    // The SDK's stdio transport closes the connection when stdin ends (the MCP stdio binding's
+    // guidance), so the client waits for its answers before it says goodbye.
+    while (responses(server.output.stdout).length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    server.child.stdin.end();
+
+    expect(await server.exited()).toEqual({ code: 0, signal: null });
+    const lines = server.output.stdout.split('\n');
+    expect(lines.pop()).toBe('');
+    for (const line of lines) expect(() => parseJSONRPCMessage(JSON.parse(line))).not.toThrow();
+    const byId = Object.fromEntries(responses(server.output.stdout).map((message) => [message.id, message]));
+    expect(Object.keys(byId).sort()).toEqual(['1', '2', '3', '4', '5']);
+    expect(byId[3].result.content[0].text).toBe(RESP_FULL.expected_result);
+    expect(byId[4].result.content[0].text).toBe(MISSING);
+    expect(byId[5].result.content[0].text).toBe(RESP_FULL.expected_result);
+    expect(server.output.stderr).toContain('find_tools backend: native client');
+  });
+
+  test('SIGTERM lets a call in flight finish, then exits 0', async () => {
+    fixture.upstream.setCase({ ...RESP_FULL, attach_response: { ...RESP_FULL.attach_response, delay_ms: 700 } });
+    const server = spawnServer([], fixture.env, /serving MCP over stdio/);
+    await server.started;
+    send(server.child, INITIALIZE);
+    send(server.child, { jsonrpc: '2.0', method: 'notifications/initialized' });
+    send(server.child, call(2, RESP_FULL.args));
+    while (attachBodies(fixture.upstream).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    server.child.kill('SIGTERM');
+
+    expect(await server.exited()).toEqual({ code: 0, signal: null });
+    const answer = responses(server.output.stdout).find((message) => message.id === 2);
+    expect(answer.result.content).toEqual([{ type: 'text', text: RESP_FULL.expected_result }]);
+    expect(server.output.stderr).toContain('SIGTERM: stopping; 1 call(s) in flight');
+  });
+});
