@@ -22,10 +22,10 @@ const { pythonEnv } = require('./paths/python-env');
 
 const ROOT = path.join(__dirname, '..');
 const SERVER = path.join(ROOT, 'src', 'index.js');
-const LEGACY_SCRIPT = path.join(__dirname, 'legacy_find_tools.py');
-const CONSTANT_SERVER = path.join(__dirname, 'sdk-constant-server.js');
-const FORWARDING_SERVER = path.join(__dirname, 'forwarding-server.js');
-const FIRST_CALL = path.join(__dirname, 'first-call.js');
+const LEGACY_SCRIPT = path.join(__dirname, 'children', 'legacy_find_tools.py');
+const CONSTANT_SERVER = path.join(__dirname, 'children', 'sdk-constant-server.js');
+const FORWARDING_SERVER = path.join(__dirname, 'children', 'forwarding-server.js');
+const FIRST_CALL = path.join(__dirname, 'children', 'first-call.js');
 const SUCCESS = '{"status": "success"';
 
 const log = (message) => process.stderr.write(`[bench:letta] ${message}\n`);
@@ -105,7 +105,7 @@ async function measureHttp(target, rounds) {
   const env = { ...pythonEnv(target), FIND_TOOLS_TOOL_ID: FIND_TOOLS_ID };
   const servers = [
     { id: 'native', label: 'native server', ...(await startHttpServer([SERVER], env)) },
-    { id: 'floor', label: 'forwarding floor (bench/forwarding-server.js)', ...(await startHttpServer([FORWARDING_SERVER], env)) },
+    { id: 'floor', label: 'forwarding floor (bench/children/forwarding-server.js)', ...(await startHttpServer([FORWARDING_SERVER], env)) },
   ];
   const samples = new Map(servers.map((server) => [server, { totalMs: [], requestMs: [[], [], [], []], failures: 0 }]));
   try {

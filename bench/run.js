@@ -9,10 +9,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
-const { buildCases } = require('./cases');
+const { buildCases } = require('./lib/cases');
 const { measureLettaCalls, renderLettaCalls } = require('./letta-calls');
-const { renderChart } = require('./chart');
-const { renderMarkdown, renderText } = require('./report');
+const { renderChart } = require('./lib/chart');
+const { renderMarkdown, renderText } = require('./lib/report');
 const { makeCertificates, removeCertificates } = require('./lib/certificates');
 const { cpuPlan } = require('./lib/affinity');
 const { measureColdStarts } = require('./lib/cold-starts');

@@ -26,7 +26,7 @@ const ROUNDS = Number(process.env.BENCH_THREADS_ROUNDS ?? 6);
 const WARM_UP_CALLS = 1000;
 const TRANSPORT = process.env.BENCH_THREADS_TRANSPORT ?? 'stdio';
 const PACKAGE_SERVER = path.join(__dirname, '..', 'src', 'index.js');
-const FLOOR_SERVER = path.join(__dirname, 'forwarding-server.js');
+const FLOOR_SERVER = path.join(__dirname, 'children', 'forwarding-server.js');
 // The runtime's threads are named after the package (tokio's thread_name, cut to 15 bytes).
 const RUNTIME_THREAD = /^letta-find-tool/;
 /** Per thread group ('js', 'runtime' or 'other'): CPU µs, user and system µs, switches. */

@@ -1,6 +1,6 @@
 'use strict';
 
-// Cold require + first call: bench/cold.js in a fresh Node process per run, paths alternating.
+// Cold require + first call: bench/children/cold.js in a fresh Node process per run, paths alternating.
 
 const path = require('node:path');
 const { execFile } = require('node:child_process');
@@ -10,7 +10,7 @@ const { cleanEnv } = require('./drivers');
 const { rotate, median } = require('./numbers');
 const { PATHS } = require('../paths');
 
-const COLD_SCRIPT = path.join(__dirname, '..', 'cold.js');
+const COLD_SCRIPT = path.join(__dirname, '..', 'children', 'cold.js');
 
 function coldStart(pathName, target, { caFile, cpus }) {
   const env = cleanEnv({

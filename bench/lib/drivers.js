@@ -9,7 +9,7 @@ const { pin } = require('./affinity');
 const { forkWithRpc } = require('./ipc');
 const { PATHS } = require('../paths');
 
-const DRIVER_SCRIPT = path.join(__dirname, '..', 'driver.js');
+const DRIVER_SCRIPT = path.join(__dirname, '..', 'children', 'driver.js');
 const PROJECT_VARIABLES = /^(TOOLS_API_|TOOL_SELECTOR_|FIND_TOOLS_|LETTA_|WEAVIATE_TOOLS_API_URL$)/;
 
 /** process.env without the project's variables; the bench CA replaces any extra CA bundle. */

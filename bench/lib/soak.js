@@ -9,7 +9,7 @@ const { forkWithRpc } = require('./ipc');
 const { cleanEnv } = require('./drivers');
 const { PATHS } = require('../paths');
 
-const SOAK_SCRIPT = path.join(__dirname, '..', 'soak-child.js');
+const SOAK_SCRIPT = path.join(__dirname, '..', 'children', 'soak-child.js');
 const SOAK_CONCURRENCY = 64;
 const RSS_SAMPLES = 20;
 

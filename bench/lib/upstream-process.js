@@ -1,13 +1,13 @@
 'use strict';
 
-// Starts bench/upstream.js in its own process and describes where each service listens.
+// Starts bench/children/upstream.js in its own process and describes where each service listens.
 
 const path = require('node:path');
 
 const { pin } = require('./affinity');
 const { forkWithRpc } = require('./ipc');
 
-const UPSTREAM_SCRIPT = path.join(__dirname, '..', 'upstream.js');
+const UPSTREAM_SCRIPT = path.join(__dirname, '..', 'children', 'upstream.js');
 
 /** The attach prefix selects how many tools the upstream's answer lists (payload size). */
 function attachPrefix(attachments) {

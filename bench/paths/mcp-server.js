@@ -3,7 +3,7 @@
 // The server section: tools/call through an MCP server as a client sees it, the SDK v2 client
 // in this driver process and the server in a child process, over stdio or Streamable HTTP
 // (options.transport). The server is this package's (the native client, or the legacy script
-// it rolls back to), the forwarding floor (bench/forwarding-server.js), or the server of the
+// it rolls back to), the forwarding floor (bench/children/forwarding-server.js), or the server of the
 // checkout BENCH_SERVER_BEFORE names (an earlier version, built, with its node_modules).
 
 const path = require('node:path');
@@ -15,11 +15,11 @@ const { processCpuMicros, processRssBytes } = require('../lib/proc');
 const { startHttpServer } = require('../lib/server-process');
 const { pythonEnv } = require('./python-env');
 
-const LEGACY_SCRIPT = path.join(__dirname, '..', 'legacy_find_tools.py');
+const LEGACY_SCRIPT = path.join(__dirname, '..', 'children', 'legacy_find_tools.py');
 const ENTRIES = {
   package: () => path.join(__dirname, '..', '..', 'src', 'index.js'),
   before: () => path.join(process.env.BENCH_SERVER_BEFORE, 'src', 'index.js'),
-  forwarding: () => path.join(__dirname, '..', 'forwarding-server.js'),
+  forwarding: () => path.join(__dirname, '..', 'children', 'forwarding-server.js'),
 };
 
 // The native server gets the find_tools id configured, so that, like the forwarding floor, it

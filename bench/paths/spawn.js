@@ -10,7 +10,7 @@ const { CALL_ARGS } = require('../lib/payloads');
 const { reapedChildrenCpuMicros } = require('../lib/proc');
 const { pythonEnv } = require('./python-env');
 
-const SCRIPT = path.join(__dirname, '..', 'legacy_find_tools.py');
+const SCRIPT = path.join(__dirname, '..', 'children', 'legacy_find_tools.py');
 const PROCESS_TIMEOUT_MS = 30_000;
 
 function legacyFlags(args) {

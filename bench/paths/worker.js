@@ -12,7 +12,7 @@ const { CALL_ARGS } = require('../lib/payloads');
 const { processCpuMicros, processRssBytes } = require('../lib/proc');
 const { pythonEnv } = require('./python-env');
 
-const SCRIPT = path.join(__dirname, '..', 'worker_hop.py');
+const SCRIPT = path.join(__dirname, '..', 'children', 'worker_hop.py');
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 function startWorker(env) {

@@ -10,8 +10,8 @@ const fs = require('node:fs');
 const net = require('node:net');
 const tls = require('node:tls');
 
-const { serveRpc } = require('./lib/ipc');
-const { DEFAULT_ATTACHMENTS, attachResponseBody, agentToolsBody, allToolsBody } = require('./lib/payloads');
+const { serveRpc } = require('../lib/ipc');
+const { DEFAULT_ATTACHMENTS, attachResponseBody, agentToolsBody, allToolsBody } = require('../lib/payloads');
 
 const ATTACH_PATH = /^(?:\/p\/(\d+))?\/api\/v1\/tools\/attach$/;
 const AGENT_TOOLS_PATH = /^\/v1\/agents\/[^/]+\/tools$/;

@@ -3,7 +3,7 @@
 // What is measured: each case is a set of lanes (a path in a mode) against one upstream
 // configuration, and the phases every lane runs in each round.
 
-const { DEFAULT_ATTACHMENTS } = require('./lib/payloads');
+const { DEFAULT_ATTACHMENTS } = require('./payloads');
 
 const ALL_PATHS = ['native', 'undici-legacy', 'undici-cached', 'fetch-legacy', 'fetch-cached', 'spawn', 'worker'];
 const PAYLOAD_SIZES = [DEFAULT_ATTACHMENTS, 20, 200, 2000];

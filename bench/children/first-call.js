@@ -8,14 +8,14 @@
 
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { CALL_ARGS } = require('./lib/payloads');
+const { CALL_ARGS } = require('../lib/payloads');
 
 const WARM_CALLS = 5;
 const NO_CACHE_TTL_MS = 0.001;
 
 async function main() {
   const { toolSelectorUrl, lettaUrl } = JSON.parse(process.env.BENCH_FIRST_CALL_TARGET);
-  const { ToolSelectorClient } = require(path.join(__dirname, '..'));
+  const { ToolSelectorClient } = require(path.join(__dirname, '..', '..'));
   const client = new ToolSelectorClient({
     baseUrl: toolSelectorUrl,
     lettaApiUrl: lettaUrl,

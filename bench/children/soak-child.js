@@ -3,9 +3,9 @@
 // One soak, in a fresh process started with --expose-gc: a long run of calls at a fixed number
 // in flight, sampling RSS after a GC, so what is left is what the path keeps.
 
-const { serveRpc } = require('./lib/ipc');
-const { PATHS, pathModule } = require('./paths');
-const { soakLoop } = require('./lib/soak-loop');
+const { serveRpc } = require('../lib/ipc');
+const { PATHS, pathModule } = require('../paths');
+const { soakLoop } = require('../lib/soak-loop');
 
 function rssAfterGc() {
   global.gc();

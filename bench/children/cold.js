@@ -7,7 +7,7 @@
 const { performance } = require('node:perf_hooks');
 
 const bootMs = performance.now();
-const { PATHS, pathModule } = require('./paths');
+const { PATHS, pathModule } = require('../paths');
 
 async function main() {
   const name = process.env.BENCH_PATH;

@@ -3,9 +3,9 @@
 // One compared path in its own Node process (forked by run.js with BENCH_PATH set), so its CPU
 // and RSS are its own. Holds one instance per target (case and mode) and runs phases on demand.
 
-const { serveRpc } = require('./lib/ipc');
-const { runPhase } = require('./lib/measure');
-const { PATHS, pathModule } = require('./paths');
+const { serveRpc } = require('../lib/ipc');
+const { runPhase } = require('../lib/measure');
+const { PATHS, pathModule } = require('../paths');
 
 const pathName = process.env.BENCH_PATH;
 const definition = PATHS[pathName];

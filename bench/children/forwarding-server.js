@@ -13,8 +13,8 @@ const { Pool } = require('undici');
 const { Server, createMcpHandler } = require('@modelcontextprotocol/server');
 const { serveStdio } = require('@modelcontextprotocol/server/stdio');
 const { toNodeHandler } = require('@modelcontextprotocol/node');
-const { CALL_ARGS, FIND_TOOLS_ID } = require('./lib/payloads');
-const { attachBody, sanitize } = require('./paths/port');
+const { CALL_ARGS, FIND_TOOLS_ID } = require('../lib/payloads');
+const { attachBody, sanitize } = require('../paths/port');
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' };
 const CONNECTIONS = 32;
