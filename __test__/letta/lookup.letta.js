@@ -6,6 +6,8 @@
 // an agent without the tool. The first case needs a Letta with no find_tools at all, so this file
 // registers our server itself, after it.
 
+const http = require('node:http');
+
 const { ToolSelectorClient } = require('../../index.js');
 const { startSandbox } = require('../../sandbox/server.js');
 const api = require('./letta-api.js');
@@ -15,12 +17,50 @@ const FALLBACK_ID = 'tool-fallback-of-the-letta-spec';
 const DEFAULT_PAGE = 10;
 
 let sandbox;
+let letta;
+
+/**
+ * A pass-through to Letta on 127.0.0.1 that records each request's method, path and Letta's
+ * status, so a spec can tell which of the lookup's lists found the id.
+ */
+function startRecordingProxy(target) {
+  const upstream = new URL(target);
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    const forwarded = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        seen.push({ method: req.method, path: req.url, status: answer.statusCode });
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forwarded.on('error', () => res.destroy());
+    req.pipe(forwarded);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}${upstream.pathname}`,
+        seen,
+        close: () => new Promise((closed) => server.close(closed)),
+      }),
+    );
+  });
+}
 
 beforeAll(async () => {
   sandbox = await startSandbox();
+  letta = await startRecordingProxy(api.LETTA_URL);
 });
 
-afterAll(() => sandbox?.close());
+afterAll(async () => {
+  await sandbox?.close();
+  await letta?.close();
+});
+
+/** The Letta requests findTools() made since `from`, as `METHOD path status` without the query. */
+const lookupsSince = (from) => letta.seen.slice(from).map(({ method, path, status }) => `${method} ${path.split('?')[0]} ${status}`);
 
 /** keep_tools[0] of the attach request one findTools() call for agentId sent. */
 async function keptFirst(agentId) {
@@ -28,7 +68,7 @@ async function keptFirst(agentId) {
   const client = new ToolSelectorClient({
     baseUrl: sandbox.toolSelectorUrl,
     allowInsecureHttp: true,
-    lettaApiUrl: api.LETTA_URL,
+    lettaApiUrl: letta.url,
     fallbackToolId: FALLBACK_ID,
   });
   try {
@@ -72,13 +112,19 @@ describe('with our server registered in Letta', () => {
     const tools = await api.agentTools(agent.id);
     expect(tools.length).toBeGreaterThan(DEFAULT_PAGE);
     expect(tools.filter((tool) => tool.name === 'find_tools').map((tool) => tool.id)).toEqual([findToolsId]);
+    const from = letta.seen.length;
     expect(await keptFirst(agent.id)).toBe(findToolsId);
+    // Found on the agent's own list: Letta's list of all tools was never asked.
+    expect(lookupsSince(from)).toEqual([`GET /v1/agents/${agent.id}/tools 200`]);
   });
 
   test("an agent without find_tools gets Letta's registered find_tools id", async () => {
     const agent = await api.createAgent('lookup-without-find-tools');
     expect((await api.agentTools(agent.id)).map((tool) => tool.name)).not.toContain('find_tools');
+    const from = letta.seen.length;
     expect(await keptFirst(agent.id)).toBe(findToolsId);
+    // From Letta's list of all tools, where Letta serves it: no redirect on the way.
+    expect(lookupsSince(from)).toEqual([`GET /v1/agents/${agent.id}/tools 200`, 'GET /v1/tools/ 200']);
   });
 
   test("an agent Letta does not know gets Letta's registered find_tools id", async () => {
