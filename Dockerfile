@@ -26,10 +26,11 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the clone's `prepare` step would build the addon before its sources are here;
 # the build below does that once they are.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
-# Only the Rust sources and the JS the addon compiles in: an edit to the server's JS leaves this
-# layer, and the addon, cached.
+# Only the Rust sources (each folder of Rust modules under src/ named here) and the JS the addon
+# compiles in: an edit to the server's JS leaves this layer, and the addon, cached.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src/*.rs src/
+COPY src/http/ src/http/
 COPY src/napi/ src/napi/
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/build/target \

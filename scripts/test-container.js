@@ -10,13 +10,13 @@
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const { Client, StreamableHTTPClientTransport } = require('@modelcontextprotocol/client');
 const { startSandbox } = require('../sandbox/server.js');
 const { assert, runChecks, reportCounts } = require('./lib/checks.js');
+const { freePort } = require('./lib/free-port');
 
 const ROOT = path.join(__dirname, '..');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -176,17 +176,6 @@ async function callFindTools(mcpUrl, args, headers = {}) {
 // ---------------------------------------------------------------------------------------------
 // The checks
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function checkBuild(context) {
   console.error(`# ${context.engine} ${buildArgs(context.engine).join(' ')}`);
   await succeed(context.engine, buildArgs(context.engine), { timeout: BUILD_TIMEOUT_MS, echo: true });
@@ -209,7 +198,7 @@ function checkImageConfig(context) {
 
 // The image holds what the server runs and nothing else: no Rust sources, build output or
 // devDependencies; the server's JS wherever it lives under src/.
-const RUNTIME_FILE = /^(package\.json|index\.js|binding\.js|letta-find-tools\.[a-z0-9-]+\.node|src\/([a-z0-9-]+\/)*[a-z0-9-]+\.js)$/;
+const RUNTIME_FILE = /^(package\.json|index\.js|load-binding\.js|binding\.js|letta-find-tools\.[a-z0-9-]+\.node|src\/([a-z0-9-]+\/)*[a-z0-9-]+\.js)$/;
 
 async function checkImageContents(context) {
   requireImage(context);
@@ -219,7 +208,7 @@ async function checkImageContents(context) {
   const files = listing.trim().split('\n').map((file) => path.posix.relative(APP_DIR, file));
   const foreign = files.filter((file) => !RUNTIME_FILE.test(file));
   assert(foreign.length === 0, `files the runtime does not need in ${APP_DIR}: ${foreign.join(', ')}`);
-  for (const needed of ['package.json', 'index.js', 'binding.js', 'src/index.js']) {
+  for (const needed of ['package.json', 'index.js', 'load-binding.js', 'binding.js', 'src/index.js']) {
     assert(files.includes(needed), `${APP_DIR}/${needed} is missing`);
   }
   assert(files.some((file) => file.endsWith('.node')), `no native binary in ${APP_DIR}`);

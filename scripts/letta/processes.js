@@ -105,18 +105,6 @@ async function waitUntilReady(service, ready, timeoutMs) {
   throw new Error(`${service.name} ${why}; its log (${service.logPath}) ends:\n${tailOf(service.logPath)}`);
 }
 
-/** A port of 127.0.0.1 free a moment ago (each service then binds it itself). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Whether something accepts connections on 127.0.0.1:port. */
 function accepts(port) {
   return new Promise((resolve) => {
@@ -129,4 +117,4 @@ function accepts(port) {
   });
 }
 
-module.exports = { runLogged, track, killCommands, Services, waitUntilReady, freePort, accepts };
+module.exports = { runLogged, track, killCommands, Services, waitUntilReady, accepts };

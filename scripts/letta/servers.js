@@ -5,7 +5,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const { runLogged, waitUntilReady, freePort, accepts } = require('./processes.js');
+const { freePort } = require('../lib/free-port');
+const { runLogged, waitUntilReady, accepts } = require('./processes.js');
 const { sitePackagesOf } = require('./install.js');
 
 // PostgreSQL refuses to run as root, which CI is: then it runs as nobody.
