@@ -4,23 +4,10 @@
 // (closes stdin) without waiting for the answers, the way Letta's client ends a call.
 
 const { spawnServer } = require('./server');
+// The lines as Letta's Python client writes them: one owner, the benchmark's exchange.
+const { pythonStyle, initializeLine, INITIALIZED_LINE, toolCallLine, toolsListLine } = require('../../bench/lib/letta-exchange');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A request or notification as Letta's Python client (mcp 1.12) writes it: method, params, jsonrpc, id. */
-function pythonStyle(method, params, id) {
-  const message = { method };
-  if (params !== undefined) message.params = params;
-  message.jsonrpc = '2.0';
-  if (id !== undefined) message.id = id;
-  return JSON.stringify(message);
-}
-
-const initializeLine = (protocolVersion, id = 0) =>
-  pythonStyle('initialize', { protocolVersion, capabilities: {}, clientInfo: { name: 'mcp', version: '0.1.0' } }, id);
-const INITIALIZED_LINE = pythonStyle('notifications/initialized');
-const toolCallLine = (id, args) => pythonStyle('tools/call', { name: 'find_tools', arguments: args }, id);
-const toolsListLine = (id) => pythonStyle('tools/list', undefined, id);
 
 /** Spawns the server with env, ready once it says it serves stdio. */
 async function startPipe(env) {

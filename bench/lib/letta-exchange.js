@@ -11,12 +11,26 @@ const { performance } = require('node:perf_hooks');
 const PROTOCOL_VERSION = '2025-06-18';
 const EXCHANGE_TIMEOUT_MS = 30_000;
 
-// Key order and shapes as the Python client writes them.
-const line = (method, params, id) => `${JSON.stringify({ method, ...(params && { params }), jsonrpc: '2.0', ...(id !== undefined && { id }) })}\n`;
-const INITIALIZE = (id) => line('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcp', version: '0.1.0' } }, id);
-const INITIALIZED = line('notifications/initialized');
-const TOOLS_CALL = (id, args) => line('tools/call', { name: 'find_tools', arguments: args }, id);
-const TOOLS_LIST = (id) => line('tools/list', undefined, id);
+/** A request or notification as Letta's Python client (mcp 1.12) writes it: method, params, jsonrpc, id. */
+function pythonStyle(method, params, id) {
+  const message = { method };
+  if (params !== undefined) message.params = params;
+  message.jsonrpc = '2.0';
+  if (id !== undefined) message.id = id;
+  return JSON.stringify(message);
+}
+
+const initializeLine = (protocolVersion, id = 0) =>
+  pythonStyle('initialize', { protocolVersion, capabilities: {}, clientInfo: { name: 'mcp', version: '0.1.0' } }, id);
+const INITIALIZED_LINE = pythonStyle('notifications/initialized');
+const toolCallLine = (id, args) => pythonStyle('tools/call', { name: 'find_tools', arguments: args }, id);
+const toolsListLine = (id) => pythonStyle('tools/list', undefined, id);
+
+// Newline-terminated, as written to the server's stdin (and, harmlessly, as HTTP bodies).
+const INITIALIZE = (id) => `${initializeLine(PROTOCOL_VERSION, id)}\n`;
+const INITIALIZED = `${INITIALIZED_LINE}\n`;
+const TOOLS_CALL = (id, args) => `${toolCallLine(id, args)}\n`;
+const TOOLS_LIST = (id) => `${toolsListLine(id)}\n`;
 
 function textOf(answer) {
   return answer?.result?.content?.[0]?.text;
@@ -113,4 +127,4 @@ async function httpSessionCall({ url, agentId, callArgs }) {
   }
 }
 
-module.exports = { stdioCall, httpSessionCall };
+module.exports = { stdioCall, httpSessionCall, pythonStyle, initializeLine, INITIALIZED_LINE, toolCallLine, toolsListLine };
