@@ -11,8 +11,9 @@
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+
+const { cacheDir } = require('./lib/cache-dir');
 
 // Letta's image runs Node 22; 24 is the current LTS. Bumped by hand, like any pin.
 const PINNED = { 22: '22.23.3', 24: '24.21.0' };
@@ -20,7 +21,7 @@ const SERVER_SPECS = ['__test__/server/'];
 const INSTALL_TIMEOUT_MS = 300000;
 
 const ROOT = path.join(__dirname, '..');
-const CACHE_DIR = process.env.NODE_VERSIONS_DIR || path.join(os.homedir(), '.cache', 'letta-find-tools', 'node');
+const CACHE_DIR = process.env.NODE_VERSIONS_DIR || cacheDir('node');
 
 function fail(message) {
   process.stderr.write(`node-versions: ${message}\n`);

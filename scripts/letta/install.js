@@ -7,8 +7,8 @@
 // renamed into place at the end, so a half-finished install is never taken for a finished one.
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const { cacheDir } = require('../lib/cache-dir');
 const { runLogged } = require('./processes.js');
 
 // The last release of the Letta server; later `letta` versions on PyPI are a different product.
@@ -23,10 +23,6 @@ const LETTA_EXTRAS = ['postgres', 'server'];
 const SKIPPED_PACKAGES = ['psycopg2'];
 const STEP_TIMEOUT_MS = 5 * 60 * 1000;
 
-function cacheDir() {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'letta-find-tools', `letta-${LETTA_VERSION}`);
-}
 
 /** Where the pieces are in a finished install. */
 function layout(root) {
@@ -86,7 +82,7 @@ function isAlive(pid) {
  * build rejects (and leaves nothing behind that a later run would take for finished).
  */
 async function ensureLetta({ onBuild }) {
-  const root = cacheDir();
+  const root = cacheDir(`letta-${LETTA_VERSION}`);
   if (fs.existsSync(root)) return layout(root);
   fs.mkdirSync(path.dirname(root), { recursive: true });
   removeAbandonedBuilds(root);
