@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
+const { initializeLine } = require('../helpers/stdio-pipe');
 const { startHttpServer, spawnServer, connectHttp, attachBodies, rawRequest: request, NEGOTIATIONS } = require('../helpers/server');
 
 const goldens = loadGoldens();
@@ -14,12 +15,7 @@ const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
 const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const TOKEN = 'tok-3f9a-never-logged';
 
-const INITIALIZE = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'rebinder', version: '1' } },
-});
+const INITIALIZE = initializeLine('2025-06-18', 1);
 const CALL = JSON.stringify({
   jsonrpc: '2.0',
   id: 2,

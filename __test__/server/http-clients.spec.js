@@ -5,17 +5,13 @@
 // once, `Connection: close`, an absolute-form request target, an upload abandoned halfway.
 const net = require('node:net');
 const { startUpstream } = require('../helpers/upstream');
+const { initializeLine } = require('../helpers/stdio-pipe');
 const { startHttpServer, connectHttp, rawRequest } = require('../helpers/server');
 const { MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT } = require('../../src/server/http-server');
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: null });
 const OK_LINE = '{"status": "success", "message": "ok", "details": null}';
-const INITIALIZE = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-});
+const INITIALIZE = initializeLine('2025-06-18', 1);
 const FIND_TOOLS_BODY = JSON.stringify({ agent_id: 'agent-raw', query: 'q' });
 const MCP_HEADERS = 'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n';
 // Not timing assertions: how long a raw exchange may take before it counts as unanswered.
