@@ -7,22 +7,11 @@
 
 const { cpuPlan } = require('./lib/affinity');
 const { readSettings } = require('./lib/settings');
-const { runSoaks } = require('./lib/soak');
-const { runServerSoaks } = require('./lib/server-soak');
-const { median } = require('./lib/numbers');
+const { runSoaks, runServerSoaks, trendBytes } = require('./lib/soak');
 const { startUpstream } = require('./lib/upstream-process');
 
 const log = (message) => process.stderr.write(`[bench:soak] ${message}\n`);
 const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
-
-// RSS after a collection still moves by tens of MB between samples (V8 and malloc keep pages they
-// may reuse), so one end sample against one baseline sample says where those fell. A leak moves
-// the whole curve: the median of the last quarter of samples against that of the first quarter.
-function trendBytes(curve) {
-  const quarter = Math.max(1, Math.floor(curve.length / 4));
-  const rss = curve.map((point) => point.rssBytes);
-  return median(rss.slice(-quarter)) - median(rss.slice(0, quarter));
-}
 
 async function main() {
   const settings = readSettings();

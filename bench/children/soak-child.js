@@ -5,7 +5,7 @@
 
 const { serveRpc } = require('../lib/ipc');
 const { PATHS, pathModule } = require('../paths');
-const { soakLoop } = require('../lib/soak-loop');
+const { soakLoop } = require('../lib/soak');
 
 function rssAfterGc() {
   global.gc();
