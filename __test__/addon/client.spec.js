@@ -161,15 +161,6 @@ describe('find_tools id lookup cache', () => {
     fallback.close();
     await upstream.close();
   });
-
-  test('agent ids are percent-encoded as one path segment', async () => {
-    const upstream = await selectorAndLetta();
-    const client = clientFor(upstream);
-    await client.findTools({ agent_id: '../../tools?x=1#' });
-    expect(lookups(upstream)[0].path).toBe('/v1/agents/..%2F..%2Ftools%3Fx%3D1%23/tools?limit=1000&order=desc');
-    client.close();
-    await upstream.close();
-  });
 });
 
 describe('failures resolve to their line (BEHAVIOUR.md §5)', () => {
@@ -345,48 +336,17 @@ describe('proxies', () => {
   });
 });
 
-describe('client lifecycle and secrets', () => {
+describe('client lifecycle', () => {
   test('a closed client rejects further calls', async () => {
     const client = new ToolSelectorClient({ env: { FIND_TOOLS_TOOL_ID: 't' } });
     client.close();
     await expect(client.findTools({})).rejects.toThrow(/closed/);
   });
 
-  test('a credential with a line break is refused at construction without echoing it', () => {
-    expect(() => new ToolSelectorClient({ env: { TOOL_SELECTOR_PASSWORD: 'pw\r\nX-Evil: 1' } })).toThrow(
-      /TOOL_SELECTOR_PASSWORD/,
-    );
-    try {
-      new ToolSelectorClient({ env: { TOOL_SELECTOR_PASSWORD: 'pw\r\nX-Evil: 1' } });
-    } catch (error) {
-      expect(error.message).not.toContain('pw');
-    }
-  });
-
   test('options are validated', () => {
     expect(() => new ToolSelectorClient({ timeout: -1 })).toThrow(/timeout/);
     expect(() => new ToolSelectorClient({ connections: 0 })).toThrow(/connections/);
     expect(() => new ToolSelectorClient({ baseUrl: 'ftp://x' })).toThrow(/Tool Selector URL/);
-  });
-
-  test('settings and stats show no secret', async () => {
-    const upstream = await selectorAndLetta({ attach: (req, res) => sendJson(res, 500, '{"error": "boom"}') });
-    const client = clientFor(upstream, {
-      TOOL_SELECTOR_PASSWORD: 'sel-secret-1',
-      TOOL_SELECTOR_BEARER_TOKEN: 'tok-secret-2',
-      LETTA_PASSWORD: 'letta-secret-3',
-    });
-    const line = await client.findTools({ agent_id: 'agent-1' });
-    expect(line).toBe('{"status": "error", "message": "boom"}');
-    const attach = attaches(upstream)[0];
-    expect(attach.headers['x-bare-password']).toBe('password sel-secret-1');
-    expect(attach.headers.authorization).toBe('Bearer tok-secret-2');
-    expect(lookups(upstream)[0].headers.authorization).toBe('Bearer letta-secret-3');
-    const shown = JSON.stringify([line, client.stats(), client.settings()]);
-    for (const secret of ['sel-secret-1', 'tok-secret-2', 'letta-secret-3']) expect(shown).not.toContain(secret);
-    expect(client.settings()).toMatchObject({ hasPassword: true, hasBearerToken: true, hasLettaPassword: true });
-    client.close();
-    await upstream.close();
   });
 });
 

@@ -410,6 +410,11 @@ describe('secrets never leave through results, errors, stats, settings or stderr
     expect(stdout).toContain('exceeded the size limit');
     expect(stdout).toContain('cannot be sent in a header');
     expect(stdout).toContain('AbortError');
+    const recorded = (what) => seen.find((entry) => entry.what === what).value;
+    expect(recorded('error500: settings')).toMatchObject({ hasPassword: true, hasBearerToken: true, hasLettaPassword: true });
+    for (const variable of Object.keys(SECRETS)) {
+      expect(recorded(`${variable} with a line break (rejected)`).message).toContain(variable);
+    }
     // The credentials did go where they belong, and nowhere else.
     const attach = servers.ERROR_URL.requests[0];
     expect(attach.headers['x-bare-password']).toBe(`password ${SECRETS.TOOL_SELECTOR_PASSWORD}`);
