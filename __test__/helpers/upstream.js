@@ -113,6 +113,30 @@ async function startUpstream(handler) {
   return { ...(await serveOnLoopback(server)), requests };
 }
 
+// What the scripted upstream's Tool Selector answers a call it lets succeed, and its line.
+const SCRIPTED_OK_LINE = '{"status": "success", "message": "ok", "details": null}';
+
+/**
+ * The Tool Selector and the Letta API in one recording server, the call's query saying how the
+ * attach is answered: 'slow…' after 400 ms, 'hang' never (until close()), 'boom' a 500 with
+ * details, 'reset' a reset connection, anything else a success. Every lookup finds find_tools.
+ */
+function startScriptedUpstream() {
+  return startUpstream((req, res, body) => {
+    if (req.method === 'GET') return res.end('[{"name": "find_tools", "id": "tool-ft"}]');
+    const success = () => res.end(JSON.stringify({ success: true, message: 'ok', details: null }));
+    const query = JSON.parse(body).query ?? '';
+    if (query.startsWith('slow')) return answerAfter(res, 400, success);
+    if (query === 'hang') return undefined;
+    if (query === 'boom') {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      return res.end('{"error": "boom", "details": {"trace": "upstream trace"}}');
+    }
+    if (query === 'reset') return req.socket.destroy();
+    return success();
+  });
+}
+
 function sendJson(res, status, value) {
   const text = JSON.stringify(value);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
@@ -240,6 +264,8 @@ function useGoldenUpstream(goldens, goldenCase) {
 
 module.exports = {
   startUpstream,
+  startScriptedUpstream,
+  SCRIPTED_OK_LINE,
   serveOnLoopback,
   startGoldenUpstream,
   useGoldenUpstream,

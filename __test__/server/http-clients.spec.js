@@ -103,14 +103,46 @@ const complaints = () =>
     .map((line) => JSON.parse(line))
     .filter((line) => line.level !== 'info');
 
+// The error each route answers with: /mcp a JSON-RPC error, /find_tools the worker's JSON error.
+const TOO_LARGE = {
+  '/mcp': { jsonrpc: '2.0', id: null, error: { code: -32000 } },
+  '/find_tools': { error: expect.any(String) },
+};
+const isChunked = (response) => /^transfer-encoding: chunked$/im.test(response.split('\r\n\r\n')[0]);
+
+/** Whether a raw response holds all of its body, sent with a Content-Length or in chunks. */
+function hasWholeBody(received) {
+  const start = received.indexOf('\r\n\r\n') + 4;
+  if (start < 4) return false;
+  if (isChunked(received)) return received.endsWith('\r\n0\r\n\r\n');
+  return Buffer.byteLength(received.slice(start)) >= Number(headerOf(received, 'content-length'));
+}
+
+/** The JSON body of a whole raw response (an ASCII body: chunk sizes count characters here). */
+function jsonBodyOf(response) {
+  const body = response.slice(response.indexOf('\r\n\r\n') + 4);
+  if (!isChunked(response)) return JSON.parse(body);
+  let text = '';
+  let at = 0;
+  while (at < body.length) {
+    const lineEnd = body.indexOf('\r\n', at);
+    const size = Number.parseInt(body.slice(at, lineEnd), 16);
+    if (!(size > 0)) break;
+    text += body.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 2 + size + 2;
+  }
+  return JSON.parse(text);
+}
+
 describe.each(['/mcp', '/find_tools'])('bodies on %s are bounded', (route) => {
   test('a Content-Length over the limit is refused with 413 before any of the body is sent', async () => {
     const client = connect();
     client.write(`${head(route, `Content-Length: ${MAX_BODY_BYTES + 1}\r\n`)}\r\n`);
-    const response = await client.answered();
+    const response = await client.answered(hasWholeBody);
     client.destroy();
     expect(statusOf(response)).toBe(413);
     expect(headerOf(response, 'connection')).toBe('close');
+    expect(jsonBodyOf(response)).toMatchObject(TOO_LARGE[route]);
   });
 
   test('a chunked body is refused with 413 once it passes the limit, without waiting for its end', async () => {
@@ -118,9 +150,10 @@ describe.each(['/mcp', '/find_tools'])('bodies on %s are bounded', (route) => {
     client.write(`${head(route, 'Transfer-Encoding: chunked\r\n')}\r\n`);
     const chunk = 'x'.repeat(64 * 1024);
     for (let sent = 0; sent <= MAX_BODY_BYTES; sent += chunk.length) client.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
-    const response = await client.answered();
+    const response = await client.answered(hasWholeBody);
     client.destroy();
     expect(statusOf(response)).toBe(413);
+    expect(jsonBodyOf(response)).toMatchObject(TOO_LARGE[route]);
   });
 });
 

@@ -4,7 +4,7 @@
 // nothing of MCP, and one SDK client whose requests land on both.
 const http = require('node:http');
 const { loadGoldens, startGoldenUpstream, envForCase } = require('../helpers/upstream');
-const { startHttpServer, connectHttp, rawRequest: request, metricValue } = require('../helpers/server');
+const { startHttpServer, connectHttp, rawRequest, metricValue } = require('../helpers/server');
 
 const goldens = loadGoldens();
 const RESP_FULL = goldens.cases.find((c) => c.name === 'resp-full');
@@ -49,7 +49,7 @@ afterAll(async () => {
   await upstream.close();
 });
 
-const callsOn = async (replica) => metricValue((await request(`${replica.url}/metrics`)).text, 'letta_find_tools_calls_total');
+const callsOn = async (replica) => metricValue((await rawRequest(`${replica.url}/metrics`)).text, 'letta_find_tools_calls_total');
 
 test.each(['legacy', 'modern'])('a client negotiating %s is served by both replicas, every call answered', async (negotiation) => {
   const before = await Promise.all(replicas.map(callsOn));
