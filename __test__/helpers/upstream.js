@@ -119,10 +119,11 @@ const SCRIPTED_OK_LINE = '{"status": "success", "message": "ok", "details": null
 /**
  * The Tool Selector and the Letta API in one recording server, the call's query saying how the
  * attach is answered: 'slow…' after 400 ms, 'hang' never (until close()), 'boom' a 500 with
- * details, 'reset' a reset connection, anything else a success. Every lookup finds find_tools.
+ * details, 'reset' a reset connection, anything else a success. Every lookup finds find_tools;
+ * serverEnv points a server at it.
  */
-function startScriptedUpstream() {
-  return startUpstream((req, res, body) => {
+async function startScriptedUpstream() {
+  const upstream = await startUpstream((req, res, body) => {
     if (req.method === 'GET') return res.end('[{"name": "find_tools", "id": "tool-ft"}]');
     const success = () => res.end(JSON.stringify({ success: true, message: 'ok', details: null }));
     const query = JSON.parse(body).query ?? '';
@@ -135,6 +136,14 @@ function startScriptedUpstream() {
     if (query === 'reset') return req.socket.destroy();
     return success();
   });
+  // A server's environment calling it: a 1 s budget, so that 'hang' times out soon.
+  const serverEnv = {
+    TOOLS_API_BASE_URL: upstream.url,
+    TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
+    LETTA_API_URL: upstream.url,
+    TOOLS_API_TIMEOUT: '1',
+  };
+  return { ...upstream, serverEnv };
 }
 
 function sendJson(res, status, value) {

@@ -36,12 +36,7 @@ let env;
 
 beforeAll(async () => {
   upstream = await startScriptedUpstream();
-  env = {
-    TOOLS_API_BASE_URL: upstream.url,
-    TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
-    LETTA_API_URL: upstream.url,
-    TOOLS_API_TIMEOUT: '1',
-  };
+  env = upstream.serverEnv;
   server = await startHttpServer(env);
 });
 

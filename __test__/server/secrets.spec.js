@@ -31,13 +31,7 @@ let env;
 
 beforeAll(async () => {
   upstream = await startScriptedUpstream();
-  env = {
-    TOOLS_API_BASE_URL: upstream.url,
-    TOOLS_API_ALLOW_INSECURE_HTTP: 'true',
-    LETTA_API_URL: upstream.url,
-    TOOLS_API_TIMEOUT: '1',
-    ...SECRETS,
-  };
+  env = { ...upstream.serverEnv, ...SECRETS };
 });
 
 afterAll(() => upstream.close());
