@@ -164,6 +164,12 @@ function rawRequest(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
+// The headers a Streamable HTTP client sends with a POST to /mcp.
+const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
+
+/** A raw POST of body to the server's /mcp, with extra headers. */
+const postMcp = (url, body, headers = {}) => rawRequest(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
+
 /** A metric's value in Prometheus text (NaN when absent). */
 function metricValue(text, name) {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
@@ -175,6 +181,8 @@ function attachBodies(upstream) {
 }
 
 module.exports = {
+  MCP_HEADERS,
+  postMcp,
   NEGOTIATIONS,
   ERA_OF,
   CONTRACT_TOOL,

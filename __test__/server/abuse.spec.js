@@ -7,11 +7,10 @@
 const http = require('node:http');
 const net = require('node:net');
 const { startScriptedUpstream, agentToolsPath, SCRIPTED_OK_LINE } = require('../helpers/upstream');
-const { startHttpServer, connectHttp, spawnServer, rawRequest } = require('../helpers/server');
+const { startHttpServer, connectHttp, spawnServer, rawRequest, MCP_HEADERS } = require('../helpers/server');
 const { initializeLine } = require('../helpers/stdio-pipe');
 
 const PROTOCOL = '2025-06-18';
-const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const INITIALIZE = initializeLine(PROTOCOL, 1);
 const INVALID_FORMAT = 'Error in find_tools: Invalid agent ID format: ';
 

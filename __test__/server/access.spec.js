@@ -7,12 +7,11 @@ const os = require('node:os');
 const path = require('node:path');
 const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
 const { initializeLine } = require('../helpers/stdio-pipe');
-const { startHttpServer, spawnServer, connectHttp, attachBodies, rawRequest, NEGOTIATIONS } = require('../helpers/server');
+const { startHttpServer, spawnServer, connectHttp, attachBodies, rawRequest, postMcp, NEGOTIATIONS } = require('../helpers/server');
 
 const goldens = loadGoldens();
 const RESP_FULL = goldens.cases.find((c) => c.name === 'resp-full');
 const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
-const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const TOKEN = 'tok-3f9a-never-logged';
 
 const INITIALIZE = initializeLine('2025-06-18', 1);
@@ -23,7 +22,6 @@ const CALL = JSON.stringify({
   params: { name: 'find_tools', arguments: { query: 'exfiltrate', agent_id: 'agent-2' } },
 });
 
-const postMcp = (url, body, headers = {}) => rawRequest(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
 const portOf = (url) => new URL(url).port;
 
 const fixture = useGoldenUpstream(goldens, RESP_FULL);

@@ -10,7 +10,8 @@ const {
   attachBodies,
   untilLogged,
   rawRequest,
-  metricValue: metric,
+  postMcp,
+  metricValue,
   NEGOTIATIONS,
   ERA_OF,
   CONTRACT_TOOL,
@@ -24,10 +25,7 @@ const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
 const RESP_FULL_ATTACH_BODY = RESP_FULL.expected_requests.at(-1).body;
 const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 
-const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 
-const postMcp = (url, body, headers = {}) =>
-  rawRequest(`${url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body });
 
 const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
@@ -180,15 +178,15 @@ describe('a running server', () => {
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const after = response.text;
-    const delta = (name) => metric(after, name) - metric(before, name);
+    const delta = (name) => metricValue(after, name) - metricValue(before, name);
     expect(delta('letta_find_tools_calls_total')).toBe(3);
     expect(delta('letta_find_tools_errors_total')).toBe(2);
     expect(delta('letta_find_tools_timeouts_total')).toBe(1);
     expect(delta('letta_find_tools_call_duration_seconds_count')).toBe(3);
-    expect(metric(after, 'letta_find_tools_calls_in_flight')).toBe(0);
-    expect(metric(after, 'letta_find_tools_lookup_cache_hits_total')).toBeGreaterThanOrEqual(1);
-    expect(metric(after, 'letta_find_tools_lookup_cache_misses_total')).toBeGreaterThanOrEqual(1);
-    expect(metric(after, 'letta_find_tools_upstream_connections_opened_total')).toBeGreaterThanOrEqual(2);
+    expect(metricValue(after, 'letta_find_tools_calls_in_flight')).toBe(0);
+    expect(metricValue(after, 'letta_find_tools_lookup_cache_hits_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(after, 'letta_find_tools_lookup_cache_misses_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(after, 'letta_find_tools_upstream_connections_opened_total')).toBeGreaterThanOrEqual(2);
     expect(after).not.toContain('letta_find_tools_mcp_sessions');
     expect(after).toMatch(/^letta_find_tools_call_duration_seconds_bucket\{le="\+Inf"\} \d+$/m);
     expect(after).toContain('letta_find_tools_backend_info{backend="native"} 1');
