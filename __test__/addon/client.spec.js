@@ -4,7 +4,7 @@
 // aborts, connection bounds, proxies, stats and lifecycle.
 const http = require('node:http');
 const { ToolSelectorClient } = require('../..');
-const { startUpstream } = require('../helpers/upstream');
+const { startUpstream, sendJsonText } = require('../helpers/upstream');
 const { localClient } = require('../helpers/client');
 
 const OK_BODY = JSON.stringify({ success: true, message: 'ok', details: { a: 1 } });
@@ -12,18 +12,13 @@ const OK_LINE = '{"status": "success", "message": "ok", "details": {"a": 1}}';
 const TIMED_OUT = '{"status": "error", "message": "Tool attach request timed out."}';
 const UNREACHABLE = '{"status": "error", "message": "Failed to contact tool selector API."}';
 
-function sendJson(res, status, text) {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 // A Tool Selector and a Letta API in one server, split by path, as the tests need no more.
 function selectorAndLetta({ agentTools = [{ name: 'find_tools', id: 'tool-ft' }], attach } = {}) {
   return startUpstream(async (req, res, body) => {
-    if (req.url.startsWith('/v1/agents/')) return sendJson(res, 200, JSON.stringify(agentTools));
-    if (req.url.startsWith('/v1/tools/?')) return sendJson(res, 200, '[]');
+    if (req.url.startsWith('/v1/agents/')) return sendJsonText(res, 200, JSON.stringify(agentTools));
+    if (req.url.startsWith('/v1/tools/?')) return sendJsonText(res, 200, '[]');
     if (attach) return attach(req, res, body);
-    return sendJson(res, 200, OK_BODY);
+    return sendJsonText(res, 200, OK_BODY);
   });
 }
 
@@ -118,9 +113,9 @@ describe('find_tools id lookup cache', () => {
     const upstream = await startUpstream(async (req, res) => {
       if (req.method === 'GET') {
         await gate;
-        return sendJson(res, 200, '[{"name": "find_tools", "id": "tool-ft"}]');
+        return sendJsonText(res, 200, '[{"name": "find_tools", "id": "tool-ft"}]');
       }
-      return sendJson(res, 200, OK_BODY);
+      return sendJsonText(res, 200, OK_BODY);
     });
     const client = clientFor(upstream);
     const calls = Array.from({ length: 50 }, () => client.findTools({ agent_id: 'agent-1' }));
@@ -264,7 +259,7 @@ describe('abort', () => {
 describe('connection pool', () => {
   test('500 concurrent calls open at most `connections` sockets', async () => {
     const upstream = await selectorAndLetta({
-      attach: (req, res) => setTimeout(() => sendJson(res, 200, OK_BODY), 5),
+      attach: (req, res) => setTimeout(() => sendJsonText(res, 200, OK_BODY), 5),
     });
     const client = clientFor(upstream, { FIND_TOOLS_TOOL_ID: 't' }, { connections: 8 });
     const lines = await Promise.all(Array.from({ length: 500 }, (_, i) => client.findTools({ query: `q${i}` })));
@@ -279,7 +274,7 @@ describe('connection pool', () => {
     // Lookups and attaches share this origin and its one connection: requests queue in hyper's
     // pool, which races a connect against each queued checkout.
     const upstream = await selectorAndLetta({
-      attach: (req, res) => setTimeout(() => sendJson(res, 200, OK_BODY), 2),
+      attach: (req, res) => setTimeout(() => sendJsonText(res, 200, OK_BODY), 2),
     });
     const client = clientFor(upstream, { FIND_TOOLS_KEEP_ALIVE_TIMEOUT_MS: '100' }, { connections: 1 });
     try {
@@ -310,7 +305,7 @@ describe('connection pool', () => {
 
 describe('proxies', () => {
   test('HTTP_PROXY carries requests to non-loopback hosts, in absolute form', async () => {
-    const proxy = await startUpstream((req, res) => sendJson(res, 200, OK_BODY));
+    const proxy = await startUpstream((req, res) => sendJsonText(res, 200, OK_BODY));
     const client = new ToolSelectorClient({
       env: {
         TOOLS_API_BASE_URL: 'http://tool-selector.internal:8020',
@@ -326,7 +321,7 @@ describe('proxies', () => {
   });
 
   test('loopback is never proxied', async () => {
-    const proxy = await startUpstream((req, res) => sendJson(res, 502, '{}'));
+    const proxy = await startUpstream((req, res) => sendJsonText(res, 502, '{}'));
     const upstream = await selectorAndLetta();
     const client = clientFor(upstream, { FIND_TOOLS_TOOL_ID: 't', HTTP_PROXY: proxy.url, NO_PROXY: '' });
     expect(await client.findTools({})).toBe(OK_LINE);

@@ -146,11 +146,13 @@ async function startScriptedUpstream() {
   return { ...upstream, serverEnv };
 }
 
-function sendJson(res, status, value) {
-  const text = JSON.stringify(value);
+/** Answers with text as it is, a JSON body an upstream wrote its own way. */
+function sendJsonText(res, status, text) {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
+
+const sendJson = (res, status, value) => sendJsonText(res, status, JSON.stringify(value));
 
 // Shaped like a golden's expected_requests entry, so a spec can compare with toEqual.
 function goldenRecord(to, req, body) {
@@ -284,6 +286,7 @@ module.exports = {
   agentToolsPath,
   CALL_REQUEST,
   answerAfter,
+  sendJsonText,
   GOLDENS_PATH,
   OUR_GOLDENS_PATH,
 };
