@@ -1,7 +1,7 @@
 'use strict';
 
 // No tools/call leaks through the MCP server: the real server process (with --expose-gc and the
-// count-signals.js preload) answers 10,000 calls of the SDK client, 32 in flight, over each
+// collection-probe.js preload) answers 10,000 calls of the SDK client, 32 in flight, over each
 // transport; afterwards every AbortSignal it made for them has been collected and its heap is
 // back to what it was after warm-up. The direct-call half of this proof is addon/signals.spec.js.
 const events = require('node:events');
@@ -10,7 +10,7 @@ const path = require('node:path');
 const { serveOnLoopback, agentToolsPath } = require('../helpers/upstream');
 const { connectStdio, startHttpServer, connectHttp, untilLogged } = require('../helpers/server');
 
-const PRELOAD = path.join(__dirname, '..', 'fixtures', 'count-signals.js');
+const PRELOAD = path.join(__dirname, '..', 'fixtures', 'collection-probe.js');
 const CALLS = 10000;
 const WARM_UP_CALLS = 1000;
 const IN_FLIGHT = 32;
