@@ -2,8 +2,9 @@
 
 // No tools/call leaks through the MCP server: the real server process (with --expose-gc and the
 // collection-probe.js preload) answers 10,000 calls of the SDK client, 32 in flight, over each
-// transport; afterwards every AbortSignal it made for them has been collected and its heap is
-// back to what it was after warm-up. The direct-call half of this proof is addon/signals.spec.js.
+// transport; afterwards every AbortSignal it made for them has been collected, one collection
+// reclaims every HTTP response, and its heap is back to what it was after warm-up. The
+// direct-call half of this proof is addon/signals.spec.js.
 const events = require('node:events');
 const http = require('node:http');
 const path = require('node:path');
@@ -104,6 +105,7 @@ async function connectWithoutListenerLimit(connect) {
 const TRANSPORTS = [
   [
     'stdio',
+    false,
     async (env) => {
       const session = await connectStdio(env);
       return { session, pid: session.client.transport.pid, stderr: session.stderr, stop: () => session.close() };
@@ -111,6 +113,7 @@ const TRANSPORTS = [
   ],
   [
     'Streamable HTTP',
+    true,
     async (env) => {
       const server = await startHttpServer(env);
       const session = await connectWithoutListenerLimit(() => connectHttp(server.url));
@@ -127,7 +130,7 @@ const TRANSPORTS = [
   ],
 ];
 
-describe.each(TRANSPORTS)('10,000 tools/calls over %s', (_transport, start) => {
+describe.each(TRANSPORTS)('10,000 tools/calls over %s', (_transport, overHttp, start) => {
   let upstream;
   let server;
   beforeAll(async () => {
@@ -145,7 +148,7 @@ describe.each(TRANSPORTS)('10,000 tools/calls over %s', (_transport, start) => {
     await upstream?.close();
   });
 
-  test('every AbortSignal made for them is collected and the heap returns to its baseline', async () => {
+  test('every AbortSignal made for them is collected, one collection reclaims their responses, and the heap returns to its baseline', async () => {
     // Warm-up, so the baseline includes what the first calls allocate once (pools, caches, JIT).
     expect(await callMany(server.session.callResult, WARM_UP_CALLS)).toEqual([]);
     const baseline = await probe(server);
@@ -159,10 +162,15 @@ describe.each(TRANSPORTS)('10,000 tools/calls over %s', (_transport, start) => {
       madeForTheCalls: after.created - baseline.created,
       uncollected: after.created - after.collected,
       heapGrowthBytes: after.heapUsed - baseline.heapUsed,
+      responsesMade: after.responsesMade - baseline.responsesMade,
+      responsesLeftByOneCollection: after.responsesLeftByOneCollection,
     };
     // The SDK makes at least one per tools/call: fewer would mean the preload counts nothing.
     expect(report.madeForTheCalls).toBeGreaterThanOrEqual(CALLS);
     expect(report.uncollected).toBeLessThanOrEqual(UNCOLLECTED_SLACK);
     expect(report.heapGrowthBytes).toBeLessThan(HEAP_SLACK_BYTES);
+    // Over HTTP each call is a response, and none outlives the first collection after its call.
+    expect([overHttp, report.responsesMade >= CALLS]).toEqual([overHttp, overHttp]);
+    expect(report.responsesLeftByOneCollection).toBeLessThanOrEqual(UNCOLLECTED_SLACK);
   });
 });
