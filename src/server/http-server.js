@@ -12,7 +12,7 @@ const { createRequestGuard } = require('./guards');
 const { createAuthGate } = require('./auth');
 const { createWorkerApi } = require('./worker-api');
 const { InFlight } = require('./in-flight');
-const { tiedToConnection } = require('./client-gone');
+const { clientGoneSignal, tiedToConnection } = require('./client-gone');
 const { toOriginForm } = require('./request-target');
 const { BodyBudget } = require('./body-budget');
 const { sendJson } = require('./respond');
@@ -66,7 +66,7 @@ async function startHttpServer({ host, port, authToken, allowedHosts, allowedOri
   });
   const mcpWebHandler = withoutConnectionHeader(mcpHandler);
   const serveMcp = (req, res) =>
-    toNodeHandler(tiedToConnection(mcpWebHandler, res), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
+    toNodeHandler(tiedToConnection(mcpWebHandler, clientGoneSignal(res)), { maxRequestBodySize: MAX_BODY_BYTES })(req, res);
   const serveFindTools = createWorkerApi({ findTools, maxBodyBytes: MAX_BODY_BYTES });
   const bodies = new BodyBudget({ totalBytes: MAX_BODY_BYTES_IN_FLIGHT, maxBodyBytes: MAX_BODY_BYTES });
   const guard = createRequestGuard({ host, allowedHosts, allowedOrigins });
