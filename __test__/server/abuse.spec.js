@@ -7,7 +7,7 @@
 const http = require('node:http');
 const net = require('node:net');
 const { startScriptedUpstream, agentToolsPath, SCRIPTED_OK_LINE } = require('../helpers/upstream');
-const { startHttpServer, connectHttp, spawnServer, rawRequest, MCP_HEADERS } = require('../helpers/server');
+const { startHttpServer, connectHttp, spawnServer, rawRequest, postMcp, MCP_HEADERS } = require('../helpers/server');
 const { initializeLine } = require('../helpers/stdio-pipe');
 
 const PROTOCOL = '2025-06-18';
@@ -65,18 +65,13 @@ afterEach(async () => {
 // A 2025-era client speaking raw HTTP. The server is stateless: after its initialize, each
 // request stands alone, with the protocol version header and no session id.
 async function openRawClient() {
-  const init = await rawRequest(`${server.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+  const init = await postMcp(server.url, INITIALIZE);
   expect(init.status).toBe(200);
   expect(init.headers['mcp-session-id']).toBeUndefined();
   const headers = { ...MCP_HEADERS, 'mcp-protocol-version': PROTOCOL };
   return {
     headers,
-    send: (message) =>
-      rawRequest(`${server.url}/mcp`, {
-        method: 'POST',
-        headers,
-        body: typeof message === 'string' ? message : JSON.stringify(message),
-      }),
+    send: (message) => postMcp(server.url, typeof message === 'string' ? message : JSON.stringify(message), headers),
   };
 }
 
@@ -104,7 +99,7 @@ describe('malformed JSON-RPC', () => {
   ];
 
   test.each(bodies)('%s gets a 4xx JSON-RPC error', async (_what, body) => {
-    const response = await rawRequest(`${server.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body });
+    const response = await postMcp(server.url, body);
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
     const [message] = messagesOf(response);
