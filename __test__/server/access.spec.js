@@ -6,21 +6,16 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
-const { initializeLine } = require('../helpers/stdio-pipe');
+const { initializeLine, toolCallLine } = require('../helpers/stdio-pipe');
 const { startHttpServer, spawnServer, connectHttp, attachBodies, rawRequest, postMcp, NEGOTIATIONS } = require('../helpers/server');
 
 const goldens = loadGoldens();
 const RESP_FULL = goldens.cases.find((c) => c.name === 'resp-full');
 const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
-const TOKEN = 'tok-3f9a-never-logged';
+const TOKEN = 'tok-3f9a-access';
 
 const INITIALIZE = initializeLine('2025-06-18', 1);
-const CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 2,
-  method: 'tools/call',
-  params: { name: 'find_tools', arguments: { query: 'exfiltrate', agent_id: 'agent-2' } },
-});
+const CALL = toolCallLine(2, { query: 'exfiltrate', agent_id: 'agent-2' });
 
 const portOf = (url) => new URL(url).port;
 

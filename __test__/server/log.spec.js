@@ -6,7 +6,8 @@
 // warnings come out in the server's format, json or text; stdout in stdio mode stays protocol.
 const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
 const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
-const { startHttpServer, connectHttp, rawRequest, spawnServer } = require('../helpers/server');
+const { startHttpServer, connectHttp, rawRequest } = require('../helpers/server');
+const { initializeLine, INITIALIZED_LINE, toolCallLine, startPipe, until } = require('../helpers/stdio-pipe');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
@@ -47,26 +48,15 @@ function expectLatency(call) {
 }
 
 /**
- * The server over stdio, fed raw JSON-RPC lines: initialize, then a tools/call per args. Once
- * every call is answered stdin ends, and this resolves to the exit and the whole output.
+ * The server over stdio, fed the lines Letta's client writes: initialize, then a tools/call per
+ * args. Once every call is answered stdin ends, and this resolves to the exit and the output.
  */
 async function runStdio(extraEnv, calls) {
-  const server = spawnServer([], { ...fixture.env, ...extraEnv }, /serving MCP over stdio/);
-  await server.started;
-  const send = (message) => server.child.stdin.write(`${JSON.stringify(message)}\n`);
-  send({
-    jsonrpc: '2.0',
-    id: 0,
-    method: 'initialize',
-    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'log-spec', version: '1' } },
-  });
-  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  calls.forEach((args, index) => send({ jsonrpc: '2.0', id: index + 1, method: 'tools/call', params: { name: 'find_tools', arguments: args } }));
-  const answered = () => server.output.stdout.split('\n').filter(Boolean).length;
-  while (answered() < calls.length + 1) await sleep(10);
-  server.child.stdin.end();
-  const exit = await server.exited();
-  return { exit, ...server.output };
+  const pipe = await startPipe({ ...fixture.env, ...extraEnv });
+  await pipe.send([initializeLine('2025-06-18'), INITIALIZED_LINE, ...calls.map((args, index) => toolCallLine(index + 1, args))]);
+  await until(() => pipe.stdoutLines().length > calls.length, 'every answer');
+  pipe.child.stdin.end();
+  return { exit: await pipe.exited(), ...pipe.output };
 }
 
 describe('LOG_FORMAT=json over Streamable HTTP and POST /find_tools', () => {
