@@ -43,6 +43,24 @@ function watchTimer(delayMs) {
   };
 }
 
+/**
+ * Sends a request server answers after delayMs, then closes server while it waits: close() must
+ * neither wait for the answer (the request fails) nor leave the delay's timer behind.
+ */
+async function expectCloseClearsDelay(server, delayMs, send) {
+  const delayTimer = watchTimer(delayMs);
+  const failed = expect(send()).rejects.toThrow('fetch failed');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(delayTimer.scheduled()).toBe(true);
+
+  const closingAt = Date.now();
+  await server.close();
+
+  expect(Date.now() - closingAt).toBeLessThan(1000);
+  await failed;
+  expect(delayTimer.cleared()).toBe(true);
+}
+
 // One request on a fresh TCP connection (no pooling), to tell connection counting from reuse.
 function getOnFreshConnection(url) {
   return new Promise((resolve, reject) => {
@@ -372,18 +390,7 @@ describe('sandbox connections and recording', () => {
 
   test('close() neither waits for a delayed answer nor leaves its timer behind', async () => {
     sandbox = await startSandbox({ attachDelayMs: 60_000 });
-    const delayTimer = watchTimer(60_000);
-    const pending = attachRequest(sandbox, attachBody({ query: 'web', agent_id: 'agent-2' }));
-    const failed = expect(pending).rejects.toThrow('fetch failed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(delayTimer.scheduled()).toBe(true);
-
-    const closingAt = Date.now();
-    await sandbox.close();
-
-    expect(Date.now() - closingAt).toBeLessThan(1000);
-    await failed;
-    expect(delayTimer.cleared()).toBe(true);
+    await expectCloseClearsDelay(sandbox, 60_000, () => attachRequest(sandbox, attachBody({ query: 'web', agent_id: 'agent-2' })));
   });
 
   test('close() ends kept-alive sockets and stops listening', async () => {
@@ -507,18 +514,7 @@ describe('golden upstream', () => {
       expect(Date.now() - startedAt).toBeGreaterThanOrEqual(140);
 
       ownUpstream.setCase(slowCase);
-      const delayTimer = watchTimer(slowCase.attach_response.delay_ms);
-      const pending = call(url, { method: 'POST', body: '{}' });
-      const failed = expect(pending).rejects.toThrow('fetch failed');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(delayTimer.scheduled()).toBe(true);
-
-      const closingAt = Date.now();
-      await ownUpstream.close();
-
-      expect(Date.now() - closingAt).toBeLessThan(1000);
-      await failed;
-      expect(delayTimer.cleared()).toBe(true);
+      await expectCloseClearsDelay(ownUpstream, slowCase.attach_response.delay_ms, () => call(url, { method: 'POST', body: '{}' }));
     } finally {
       await ownUpstream.close();
     }
