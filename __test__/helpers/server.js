@@ -164,6 +164,9 @@ function rawRequest(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
+// The legacy server's answer to a call with no agent id, word for word.
+const MISSING_AGENT_ID = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
+
 // The headers a Streamable HTTP client sends with a POST to /mcp.
 const MCP_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 
@@ -181,6 +184,7 @@ function attachBodies(upstream) {
 }
 
 module.exports = {
+  MISSING_AGENT_ID,
   MCP_HEADERS,
   postMcp,
   NEGOTIATIONS,

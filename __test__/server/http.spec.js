@@ -15,6 +15,7 @@ const {
   NEGOTIATIONS,
   ERA_OF,
   CONTRACT_TOOL,
+  MISSING_AGENT_ID,
 } = require('../helpers/server');
 
 const goldens = loadGoldens();
@@ -23,9 +24,6 @@ const RESP_FULL = goldenCase('resp-full');
 const RESP_SLOW = goldenCase('resp-slow');
 const { agent_id: AGENT, ...ARGS_WITHOUT_AGENT } = RESP_FULL.args;
 const RESP_FULL_ATTACH_BODY = RESP_FULL.expected_requests.at(-1).body;
-const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
-
-
 
 const fixture = useGoldenUpstream(goldens, RESP_FULL);
 
@@ -106,7 +104,7 @@ describe('a running server', () => {
       });
       await withSession({}, async (session) => {
         const result = await session.callResult(ARGS_WITHOUT_AGENT);
-        expect(result.content[0].text).toBe(MISSING);
+        expect(result.content[0].text).toBe(MISSING_AGENT_ID);
         expect(result.isError).toBe(true);
       });
       expect(fixture.upstream.requests).toEqual([]);
@@ -223,7 +221,7 @@ test('ENABLE_AGENT_ID_HEADER=false ignores the header', async () => {
   const session = await connectHttp(server.url, { 'x-agent-id': 'agent-from-header' });
   try {
     expect(await session.call(ARGS_WITHOUT_AGENT)).toBe(
-      'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter',
+      MISSING_AGENT_ID,
     );
     expect(await session.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
     expect(attachBodies(fixture.upstream)).toEqual([RESP_FULL_ATTACH_BODY]);

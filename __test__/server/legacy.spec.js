@@ -6,7 +6,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { connectStdio, startHttpServer, connectHttp, untilLogged, LEGACY_FIXTURE } = require('../helpers/server');
+const { connectStdio, startHttpServer, connectHttp, untilLogged, LEGACY_FIXTURE, MISSING_AGENT_ID } = require('../helpers/server');
 
 const LEGACY_ENV = { FIND_TOOLS_BACKEND: 'legacy', FIND_TOOLS_LEGACY_SCRIPT: LEGACY_FIXTURE };
 // The napi-rs loader takes the binary from here when set; a missing file is a binary that cannot load.
@@ -67,7 +67,7 @@ describe('FIND_TOOLS_BACKEND=legacy', () => {
 
   test('the agent id rules still apply', async () => {
     expect(await server.call({ query: 'q' })).toBe(
-      'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter',
+      MISSING_AGENT_ID,
     );
   });
 

@@ -6,7 +6,7 @@
 // HTTP, POST /find_tools and stdio, whatever fails; a credential the server cannot use stops
 // its start naming the variable only. The addon's own sweep is in addon/hostile.spec.js.
 const { startScriptedUpstream, SCRIPTED_OK_LINE } = require('../helpers/upstream');
-const { startHttpServer, connectHttp, connectStdio, spawnServer, rawRequest } = require('../helpers/server');
+const { startHttpServer, connectHttp, connectStdio, spawnServer, rawRequest, MISSING_AGENT_ID } = require('../helpers/server');
 
 const SECRETS = {
   TOOL_SELECTOR_PASSWORD: 'srv-Pw-7a1e93',
@@ -16,7 +16,6 @@ const SECRETS = {
 };
 const AUTHORIZED = { Authorization: `Bearer ${SECRETS.MCP_AUTH_TOKEN}` };
 const AGENT = 'agent-secrets';
-const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 // Each query meets one way a call can end; the answer each must give, secrets or not.
 const ENDINGS = {
   boom: '{"status": "error", "message": "boom", "details": {"trace": "upstream trace"}}',
@@ -57,7 +56,7 @@ async function callEveryWay(session) {
   seen.push(JSON.stringify(await session.client.callTool({ name: 'nope', arguments: {} }).catch((error) => error.message)));
   expect(seen.slice(0, 4)).toEqual(Object.values(ENDINGS));
   expect(seen[4]).toBe('Error in find_tools: Invalid agent ID format: bad id!');
-  expect(seen[5]).toBe(MISSING);
+  expect(seen[5]).toBe(MISSING_AGENT_ID);
   expect(seen[6]).toContain('nope');
   return seen;
 }

@@ -4,14 +4,13 @@
 // raw JSON-RPC lines, against the golden upstream.
 const { parseJSONRPCMessage } = require('@modelcontextprotocol/client');
 const { loadGoldens, useGoldenUpstream } = require('../helpers/upstream');
-const { connectStdio, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL } = require('../helpers/server');
+const { connectStdio, attachBodies, untilLogged, NEGOTIATIONS, ERA_OF, CONTRACT_TOOL, MISSING_AGENT_ID } = require('../helpers/server');
 const { initializeLine, INITIALIZED_LINE, toolCallLine, toolsListLine, startPipe, until } = require('../helpers/stdio-pipe');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
 const RESP_FULL = goldenCase('resp-full');
 
-const MISSING = 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter';
 const OK_CASE = goldenCase('lookup-noagent');
 
 const fixture = useGoldenUpstream(goldens, RESP_FULL);
@@ -51,9 +50,9 @@ describe.each(Object.keys(NEGOTIATIONS))('with the default environment, a client
 
   test('a missing agent id is the legacy error text, flagged isError, and nothing is sent upstream', async () => {
     const result = await server.callResult({ query: 'q' });
-    expect(result.content).toEqual([{ type: 'text', text: MISSING }]);
+    expect(result.content).toEqual([{ type: 'text', text: MISSING_AGENT_ID }]);
     expect(result.isError).toBe(true);
-    expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING);
+    expect(await server.call({ query: 'q', agent_id: '   ' })).toBe(MISSING_AGENT_ID);
     expect(fixture.upstream.requests).toEqual([]);
   });
 
@@ -137,7 +136,7 @@ describe('environment flags', () => {
 
   test('STRICT_AGENT_ID_VALIDATION=true keeps requiring an agent by default', async () => {
     await withServer({ STRICT_AGENT_ID_VALIDATION: 'true' }, async (server) => {
-      expect(await server.call({ query: 'q' })).toBe(MISSING);
+      expect(await server.call({ query: 'q' })).toBe(MISSING_AGENT_ID);
       expect(await server.call({ query: 'q', agent_id: 'a!' })).toBe('Error in find_tools: Invalid agent ID format: a!');
       expect(await server.call(RESP_FULL.args)).toBe(RESP_FULL.expected_result);
     });
@@ -152,7 +151,7 @@ describe('environment flags', () => {
 
   test('an unreadable flag keeps its default and says so', async () => {
     await withServer({ REQUIRE_AGENT_ID: 'maybe' }, async (server) => {
-      expect(await server.call({ query: 'q' })).toBe(MISSING);
+      expect(await server.call({ query: 'q' })).toBe(MISSING_AGENT_ID);
       await untilLogged(server.stderr, "REQUIRE_AGENT_ID='maybe' is neither true nor false; using true");
     });
   });
@@ -181,7 +180,7 @@ describe('raw stdio', () => {
     const byId = Object.fromEntries(pipe.answers().map((message) => [message.id, message]));
     expect(Object.keys(byId).sort()).toEqual(['1', '2', '3', '4', '5']);
     expect(byId[3].result.content[0].text).toBe(RESP_FULL.expected_result);
-    expect(byId[4].result.content[0].text).toBe(MISSING);
+    expect(byId[4].result.content[0].text).toBe(MISSING_AGENT_ID);
     expect(byId[5].result.content[0].text).toBe(RESP_FULL.expected_result);
     expect(pipe.output.stderr).toContain('find_tools backend: native client');
   });

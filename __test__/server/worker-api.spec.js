@@ -4,7 +4,7 @@
 // result object the tool returns, under the same agent-id rules and auth, and refuses a body
 // that is not a JSON object with a 400.
 const { loadGoldens, startGoldenUpstream, envForCase } = require('../helpers/upstream');
-const { startHttpServer, attachBodies, rawRequest, metricValue } = require('../helpers/server');
+const { startHttpServer, attachBodies, rawRequest, metricValue, MISSING_AGENT_ID } = require('../helpers/server');
 
 const goldens = loadGoldens();
 const goldenCase = (name) => goldens.cases.find((c) => c.name === name);
@@ -74,7 +74,7 @@ test('no agent id at all is the legacy error, and nothing is sent upstream', asy
   const response = await postFindTools(JSON.stringify({ query: 'q' }));
   expect(JSON.parse(response.text)).toEqual({
     status: 'error',
-    message: 'Error in find_tools: Agent ID must be provided either in x-agent-id header or agent_id parameter',
+    message: MISSING_AGENT_ID,
   });
   expect(upstream.requests).toEqual([]);
 });
