@@ -23,7 +23,6 @@ const LETTA_EXTRAS = ['postgres', 'server'];
 const SKIPPED_PACKAGES = ['psycopg2'];
 const STEP_TIMEOUT_MS = 5 * 60 * 1000;
 
-
 /** Where the pieces are in a finished install. */
 function layout(root) {
   return {
