@@ -16,8 +16,8 @@ class BodyBudget {
 
   /**
    * Reserves what req's body may take: its Content-Length (at most maxBodyBytes), or
-   * maxBodyBytes for a chunked one. Returns the function that gives it back (call it once), or undefined when the budget
-   * cannot cover it.
+   * maxBodyBytes for a chunked one. Returns the function that gives it back (call it once), or
+   * undefined when the budget cannot cover it.
    */
   reserve(req) {
     const bytes = this.#bodyBound(req);

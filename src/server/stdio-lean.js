@@ -91,8 +91,9 @@ function isLeanCancellation(message) {
 /**
  * The lean path of one stdio connection. handlerFor(message) returns, for a parsed JSON-RPC
  * message, the function that serves it, or undefined when the SDK must serve it (then the lean
- * path is never asked again). callTool is tool.js's handler, answer(response) writes
- * one response. cancel(id, reason) aborts one call in flight, cancelAll(reason) aborts the calls in flight, whose answers are then never sent.
+ * path is never asked again). callTool is tool.js's handler, answer(response) writes one
+ * response. cancel(id, reason) aborts one call in flight, cancelAll(reason) every call in
+ * flight; the answers of aborted calls are never sent.
  * initialize() is the initialize request it answered (undefined when none), initialized()
  * whether notifications/initialized came, so that the SDK's server can be brought to the same
  * point.
